@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -119,6 +119,43 @@ class PolicyConfig(_Strict):
     default_tier: str | None = None  # where a request goes when classification fails
 
 
+class LedgerConfig(_Strict):
+    """Where each request's cost record goes (see ``_ledger.py``)."""
+
+    enabled: bool = True
+    path: str | None = None  # SQLite file (WAL); None: in memory, this process only
+    redis_url: Secret | None = None  # shared across processes/hosts; may hold a password
+    redis_prefix: str = Field(default="smart_router", min_length=1)
+    store_prompts: bool = False  # opt-in: keep each request's messages in the ledger
+    tag: str | None = Field(default=None, min_length=1, max_length=200)  # default user/team
+    max_memory_entries: int = Field(default=100_000, ge=1)  # in-memory store only
+    redis_retry_seconds: float = Field(default=2.0, gt=0)  # wait between reconnect attempts
+
+
+class BudgetLimits(_Strict):
+    monthly_usd: float | None = Field(default=None, gt=0)
+    daily_usd: float | None = Field(default=None, gt=0)
+
+
+class BudgetsConfig(BudgetLimits):
+    """Spend limits (UTC calendar day/month) and how routing degrades near them."""
+
+    tags: dict[str, BudgetLimits] = Field(default_factory=dict)  # per user/team tag
+    degrade_at: float = Field(default=0.8, gt=0, le=1)  # share of a budget spent
+    degrade_to: str | None = None  # tier cap past degrade_at; default: the second tier
+    at_limit: Literal["cheapest", "refuse"] = "cheapest"
+    refresh_seconds: float = Field(default=1.0, ge=0)  # how stale shared spend may be
+
+    @model_validator(mode="after")
+    def _some_limit(self) -> BudgetsConfig:
+        if self.monthly_usd is None and self.daily_usd is None and not self.tags:
+            raise ValueError("set monthly_usd, daily_usd or tags: {<tag>: {...}}")
+        for tag, limits in self.tags.items():
+            if limits.monthly_usd is None and limits.daily_usd is None:
+                raise ValueError(f"tags.{tag}: set monthly_usd and/or daily_usd")
+        return self
+
+
 def default_tiers() -> dict[str, TierConfig]:
     return {
         "simple": TierConfig(model="deepseek/deepseek-chat", fallbacks=["dashscope/qwen-plus"]),
@@ -134,6 +171,8 @@ class RouterConfig(_Strict):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     classifier: ClassifierConfig = Field(default_factory=ClassifierConfig)
     policies: PolicyConfig = Field(default_factory=PolicyConfig)
+    ledger: LedgerConfig = Field(default_factory=LedgerConfig)
+    budgets: BudgetsConfig | None = None
 
     @field_validator("tiers")
     @classmethod
@@ -150,6 +189,11 @@ class RouterConfig(_Strict):
             value = getattr(p, fld)
             if value is not None and value not in self.tiers:
                 raise ValueError(f"policies.{fld}: {value!r} is not a tier; tiers are {names}")
+        b = self.budgets
+        if b is not None and b.degrade_to is not None and b.degrade_to not in self.tiers:
+            raise ValueError(
+                f"budgets.degrade_to: {b.degrade_to!r} is not a tier; tiers are {names}"
+            )
         th = self.classifier.thresholds
         if th is not None:
             expected = names[1:]

@@ -75,10 +75,14 @@ def model_info(model: str, overrides: dict[str, Any] | None = None) -> ModelInfo
     return ModelInfo(
         input_cost_per_token=float(entry.get("input_cost_per_token") or 0.0),
         output_cost_per_token=float(entry.get("output_cost_per_token") or 0.0),
-        max_input_tokens=entry.get("max_input_tokens"),
+        max_input_tokens=_int_or_none(entry.get("max_input_tokens")),
         supports_vision=bool(entry.get("supports_vision")),
         supports_tools=bool(entry.get("supports_function_calling", True)),
     )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def use_bundled_tiktoken() -> None:
