@@ -196,7 +196,7 @@ class SmartRouter:
     def _vision(self, index: int, reasons: list[str]) -> int:
         if self._model_supports_vision(index):
             return index
-        order = [*range(index + 1, len(self.tier_names)), *range(index - 1, -1, -1)]
+        order: list[int] = [*range(index + 1, len(self.tier_names)), *range(index - 1, -1, -1)]
         for i in order:
             if self._model_supports_vision(i):
                 reasons.append(f"request has images: moved to {self.tier_names[i]} (vision model)")
