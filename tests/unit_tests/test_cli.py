@@ -44,9 +44,9 @@ def test_route_with_config_and_override(capsys: pytest.CaptureFixture[str],
     cfg = tmp_path / "c.yaml"
     cfg.write_text("tiers:\n  only: {model: gpt-4o-mini, fallbacks: [gpt-4o]}\n")
     code, out, _ = run(capsys, "route", "hi", "--config", str(cfg), "--json")
-    assert json.loads(out)["model"] == "gpt-4o-mini"
+    assert code == 0 and json.loads(out)["model"] == "gpt-4o-mini"
     code, out, _ = run(capsys, "route", DESIGN, "--model", "deepseek/deepseek-chat", "--json")
-    assert json.loads(out)["tier"] == "simple"
+    assert code == 0 and json.loads(out)["tier"] == "simple"
 
 
 def test_bad_config_is_one_error_line(capsys: pytest.CaptureFixture[str],
@@ -115,7 +115,7 @@ def test_bad_traffic_file(capsys: pytest.CaptureFixture[str], tmp_path: Path,
 
 def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(capsys, "eval", str(tmp_path / "nope.jsonl"))
-    assert code == 2 and "no such file" in err
+    assert code == 2 and out == "" and "no such file" in err
 
 
 def test_eval_metrics(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
