@@ -86,7 +86,7 @@ def test_simulate_estimates_usage_and_says_how(capsys: pytest.CaptureFixture[str
                                                                  "content": "hi"}]}])
     code, out, _ = run(capsys, "simulate", str(traffic), "--json")
     rep = json.loads(out)
-    assert rep["usage_source"] == "estimated"
+    assert code == 0 and rep["usage_source"] == "estimated"
     assert "tiktoken" in rep["notes"][0]
     row = rep["tiers"][0]
     assert row["completion_tokens"] == 150 and 5 < row["prompt_tokens"] < 20
