@@ -85,7 +85,8 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     router = _router(args)
     bar, tick = _progress(len(requests), "routing")
     with bar:
-        report = simulate(router, requests, monthly_requests=args.monthly_requests, progress=tick)
+        report = simulate(router, requests, monthly_requests=args.monthly_requests,
+                          output_tokens=args.output_tokens, progress=tick)
     if args.json:
         _print_json({"traffic": str(path), **report.to_dict()})
         return
@@ -188,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("traffic", nargs="?", help="traffic JSONL (default: the bundled sample)")
     p.add_argument("--monthly-requests", type=int, default=100_000,
                    help="volume for the monthly projection (default 100,000)")
+    p.add_argument("--output-tokens", type=int, default=215,
+                   help="answer tokens assumed for requests without usage (default 215)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("eval", parents=[common], help="accuracy of routing on a labeled set")

@@ -3,7 +3,7 @@
 Each request is routed, then its usage is priced twice with LiteLLM's cost
 functions: on the model it was routed to, and on the most capable tier's model
 (the all-premium baseline). Without recorded usage, prompt tokens are counted
-with tiktoken and the answer length is estimated per tier (see OUTPUT_ESTIMATE).
+with tiktoken and the answer length is a fixed estimate (see DEFAULT_OUTPUT_TOKENS).
 """
 
 from __future__ import annotations
@@ -18,18 +18,10 @@ from ._data import Request
 from ._messages import parse_messages
 from ._router import SmartRouter
 
-# Estimated answer tokens by tier position (cheapest -> most capable): harder
-# questions get longer answers. Only used when a request carries no usage.
-OUTPUT_ESTIMATE = (150, 400, 800)
-
-
-def estimated_output_tokens(tier_index: int, n_tiers: int) -> int:
-    if n_tiers == 1:
-        return OUTPUT_ESTIMATE[1]
-    pos = tier_index / (n_tiers - 1) * (len(OUTPUT_ESTIMATE) - 1)
-    lo = int(pos)
-    hi = min(lo + 1, len(OUTPUT_ESTIMATE) - 1)
-    return round(OUTPUT_ESTIMATE[lo] + (pos - lo) * (OUTPUT_ESTIMATE[hi] - OUTPUT_ESTIMATE[lo]))
+# Answer tokens assumed for a request without recorded usage: the mean response
+# length of real chat traffic in LMSYS-Chat-1M (214.5 tokens). It is the same for
+# every request, so the estimate never depends on the routing being measured.
+DEFAULT_OUTPUT_TOKENS = 215
 
 
 @dataclass
@@ -90,24 +82,21 @@ def simulate(
     requests: Sequence[Request],
     *,
     monthly_requests: int = 100_000,
+    output_tokens: int = DEFAULT_OUTPUT_TOKENS,
     progress: Callable[[], None] | None = None,
 ) -> SimulationReport:
     cfg = router.config
     rows: dict[tuple[str, str], TierRow] = {}
     routed = baseline = 0.0
     recorded = 0
-    n_tiers = len(router.tier_names)
     for req in requests:
         decision = router.route(req.messages, req.tools)
         if req.usage is not None:
             usage = Usage(*req.usage)
             recorded += 1
         else:
-            index = router.tier_names.index(decision.tier)
-            usage = Usage(
-                _tokens.count_prompt(parse_messages(req.messages, req.tools)),
-                estimated_output_tokens(index, n_tiers),
-            )
+            prompt = _tokens.count_prompt(parse_messages(req.messages, req.tools))
+            usage = Usage(prompt, output_tokens)
         record = router.record(decision, decision.model, usage)
         key = (decision.tier, decision.model)
         row = rows.get(key) or rows.setdefault(key, TierRow(decision.tier, decision.model))
@@ -131,14 +120,11 @@ def simulate(
     source = "recorded" if recorded == len(requests) else "estimated" if not recorded else "mixed"
     notes = []
     if recorded < len(requests):
-        est = ", ".join(
-            f"{name} {estimated_output_tokens(i, n_tiers)}"
-            for i, name in enumerate(router.tier_names)
-        )
         notes.append(
             f"{len(requests) - recorded} request(s) had no recorded usage: prompt tokens counted "
-            f"with tiktoken (cl100k_base), answer tokens estimated by tier ({est}); input and "
-            "output tokens priced separately with LiteLLM's prices"
+            f"with tiktoken (cl100k_base); answers assumed {output_tokens} tokens each (mean "
+            "response length in LMSYS-Chat-1M; set --output-tokens); input and output tokens "
+            "priced separately at each model's LiteLLM prices"
         )
     return SimulationReport(
         requests=len(requests),

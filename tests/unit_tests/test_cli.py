@@ -89,7 +89,9 @@ def test_simulate_estimates_usage_and_says_how(capsys: pytest.CaptureFixture[str
     assert code == 0 and rep["usage_source"] == "estimated"
     assert "tiktoken" in rep["notes"][0]
     row = rep["tiers"][0]
-    assert row["completion_tokens"] == 150 and 5 < row["prompt_tokens"] < 20
+    assert row["completion_tokens"] == 215 and 5 < row["prompt_tokens"] < 20
+    code, out, _ = run(capsys, "simulate", str(traffic), "--json", "--output-tokens", "1000")
+    assert json.loads(out)["tiers"][0]["completion_tokens"] == 1000
 
 
 @pytest.mark.parametrize(
@@ -160,3 +162,20 @@ def test_console_script_is_installed() -> None:
     done = subprocess.run([exe, "route", "hello", "--json"], capture_output=True, text=True,
                           check=True)
     assert json.loads(done.stdout)["tier"] == "simple"
+
+
+def test_simulate_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    from smart_router._data import read_requests, sample_traffic_path
+
+    sample = read_requests(sample_traffic_path(), require_label=True)
+    assert 300 <= len(sample) <= 1000
+    labels = [r.label for r in sample]
+    # roughly the case study's mix (about 62/28/10), labeled by the true task
+    assert 0.5 < labels.count("simple") / len(sample) < 0.7
+    assert 0.05 < labels.count("complex") / len(sample) < 0.2
+    code, out, _ = run(capsys, "simulate", "--json")
+    rep = json.loads(out)
+    assert code == 0 and rep["requests"] == len(sample)
+    assert sum(r["queries"] for r in rep["tiers"]) == len(sample)
+    assert rep["routed_cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in rep["tiers"]))
+    assert rep["baseline_cost_usd"] > rep["routed_cost_usd"] > 0
