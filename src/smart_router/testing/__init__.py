@@ -21,9 +21,11 @@ from ._behaviours import (
     Slow,
     ToolCall,
     ToolCalls,
+    count_prompt_tokens,
+    count_tokens,
     example_from_schema,
 )
-from ._server import MockOpenAIServer, count_prompt_tokens, count_tokens
+from ._server import MockOpenAIServer
 
 __all__ = [
     "Behaviour",

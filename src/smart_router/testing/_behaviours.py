@@ -7,10 +7,17 @@ where ``None`` means :class:`Default` (the answer synthesized from the request i
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import json
+import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from pathlib import Path
+from typing import Any, TypeAlias
+
+import tiktoken
 
 __all__ = [
     "Behaviour",
@@ -23,6 +30,8 @@ __all__ = [
     "Slow",
     "ToolCall",
     "ToolCalls",
+    "count_prompt_tokens",
+    "count_tokens",
     "example_from_schema",
 ]
 
@@ -134,8 +143,11 @@ class Fail:
         return self.error if fails else self.then
 
 
-Behaviour = Union[Default, Reply, ToolCall, ToolCalls, JSONReply, Error, Raw, Slow, Fail]
+Behaviour: TypeAlias = (
+    Default | Reply | ToolCall | ToolCalls | JSONReply | Error | Raw | Slow | Fail
+)
 
+_CL100K_CACHE_KEY = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of cl100k_base's URL
 _STRING_FORMATS = {
     "date-time": "2024-01-01T00:00:00Z",
     "date": "2024-01-01",
@@ -161,7 +173,7 @@ def example_from_schema(schema: Mapping[str, Any] | None, *, _root: Any = None,
         return "example"
     root = schema if _root is None else _root
     if _depth > 12:  # recursive schemas: stop with the smallest value of the type
-        return {"object": {}, "array": [], "string": ""}.get(_type_of(schema), None)
+        return {"object": {}, "array": [], "string": ""}.get(_type_of(schema))
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
@@ -201,14 +213,14 @@ def example_from_schema(schema: Mapping[str, Any] | None, *, _root: Any = None,
         return [example_from_schema(items or {}, _root=root, _depth=_depth + 1)
                 for _ in range(count)]
     if kind in ("integer", "number"):
-        value: float = 1
+        number: float = 1
         if "minimum" in schema:
-            value = schema["minimum"]
+            number = schema["minimum"]
         elif "exclusiveMinimum" in schema:
-            value = schema["exclusiveMinimum"] + 1
-        if "maximum" in schema and value > schema["maximum"]:
-            value = schema["maximum"]
-        return int(value) if kind == "integer" else float(value)
+            number = schema["exclusiveMinimum"] + 1
+        if "maximum" in schema and number > schema["maximum"]:
+            number = schema["maximum"]
+        return int(number) if kind == "integer" else float(number)
     if kind == "boolean":
         return True
     if kind == "null":
@@ -233,3 +245,81 @@ def _type_of(schema: Any) -> str:
     if "items" in schema:
         return "array"
     return "string"
+
+
+@functools.lru_cache(maxsize=1)
+def encoding() -> tiktoken.Encoding:
+    """cl100k_base, loaded from a local file only."""
+    # Never download: use LiteLLM's bundled copy of cl100k_base unless a cache already has it.
+    cache = os.environ.get("TIKTOKEN_CACHE_DIR")
+    if not cache or not (Path(cache) / _CL100K_CACHE_KEY).is_file():
+        spec = importlib.util.find_spec("litellm")
+        for root in (spec.submodule_search_locations or []) if spec else []:
+            bundled = Path(root) / "litellm_core_utils" / "tokenizers"
+            if (bundled / _CL100K_CACHE_KEY).is_file():
+                os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
+                break
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    """Number of cl100k_base tokens in ``text`` (special tokens are counted as text)."""
+    return len(encoding().encode(text, disallowed_special=())) if text else 0
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content
+                       if isinstance(p, Mapping) and p.get("type") == "text")
+    return ""
+
+
+def count_prompt_tokens(messages: Sequence[Mapping[str, Any]],
+                        tools: Sequence[Any] | None = None) -> int:
+    """The server's prompt-token rule (OpenAI's cookbook rule over cl100k_base)::
+
+        3 + sum over messages of (3 + tokens(role) + tokens(text content)
+                                  + [1 + tokens(name)] + tokens(each tool call's name
+                                  and arguments)) + tokens(compact sorted JSON of tools)
+
+    Only ``text`` parts of list contents count (images are free here).
+    """
+    total = 3
+    for message in messages:
+        total += 3 + count_tokens(str(message.get("role", "")))
+        total += count_tokens(_text(message.get("content")))
+        if message.get("name"):
+            total += 1 + count_tokens(str(message["name"]))
+        for call in message.get("tool_calls") or []:
+            function = call.get("function") or {}
+            total += count_tokens(str(function.get("name", "")))
+            total += count_tokens(str(function.get("arguments", "")))
+    if tools:
+        total += count_tokens(json.dumps(tools, sort_keys=True, separators=(",", ":")))
+    return total
+
+
+def synthesize(body: Mapping[str, Any]) -> Behaviour:
+    """The :class:`Default` answer for a request."""
+    messages = body["messages"]
+    tools = [t for t in body.get("tools") or [] if isinstance(t, Mapping)]
+    choice = body.get("tool_choice")
+    last_role = messages[-1].get("role") if messages and isinstance(messages[-1], Mapping) else None
+    if tools and choice != "none" and last_role != "tool":
+        wanted = choice.get("function", {}).get("name") if isinstance(choice, Mapping) else None
+        tool = next((t for t in tools if (t.get("function") or {}).get("name") == wanted),
+                    tools[0])
+        function = tool.get("function") or {}
+        args = example_from_schema(function.get("parameters") or {"type": "object"})
+        return ToolCall(str(function.get("name", "tool")), args if isinstance(args, dict) else {})
+    fmt = body.get("response_format")
+    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
+        return JSONReply(example_from_schema(schema))
+    user = next((_text(m.get("content")) for m in reversed(messages)
+                 if isinstance(m, Mapping) and m.get("role") == "user"), "")
+    if isinstance(fmt, Mapping) and fmt.get("type") == "json_object":
+        return JSONReply({"model": body["model"], "answer": user[:60]})
+    return Reply(f"[{body['model']}] answer: {user[:60]}")

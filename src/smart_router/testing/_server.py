@@ -10,21 +10,16 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import functools
-import importlib.util
 import json
-import os
 import re
 import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import tiktoken
 from aiohttp import web
 
 from ._behaviours import (
@@ -38,10 +33,12 @@ from ._behaviours import (
     Slow,
     ToolCall,
     ToolCalls,
-    example_from_schema,
+    count_prompt_tokens,
+    count_tokens,
+    encoding,
+    synthesize,
 )
 
-_CL100K_CACHE_KEY = "9b5ad71b2ce5302211f9c61530b329a4922fc6a4"  # sha1 of cl100k_base's URL
 _ERROR_KINDS = {
     400: ("invalid_request_error", None),
     401: ("invalid_request_error", "invalid_api_key"),
@@ -50,59 +47,6 @@ _ERROR_KINDS = {
     429: ("requests", "rate_limit_exceeded"),
 }
 _BEHAVIOUR_TYPES = (Default, Reply, ToolCall, ToolCalls, JSONReply, Error, Raw, Slow, Fail)
-
-
-@functools.lru_cache(maxsize=1)
-def _encoding() -> tiktoken.Encoding:
-    # Never download: use LiteLLM's bundled copy of cl100k_base unless a cache already has it.
-    cache = os.environ.get("TIKTOKEN_CACHE_DIR")
-    if not cache or not (Path(cache) / _CL100K_CACHE_KEY).is_file():
-        spec = importlib.util.find_spec("litellm")
-        for root in (spec.submodule_search_locations or []) if spec else []:
-            bundled = Path(root) / "litellm_core_utils" / "tokenizers"
-            if (bundled / _CL100K_CACHE_KEY).is_file():
-                os.environ["TIKTOKEN_CACHE_DIR"] = str(bundled)
-                break
-    return tiktoken.get_encoding("cl100k_base")
-
-
-def count_tokens(text: str) -> int:
-    """Number of cl100k_base tokens in ``text`` (special tokens are counted as text)."""
-    return len(_encoding().encode(text, disallowed_special=())) if text else 0
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content
-                       if isinstance(p, Mapping) and p.get("type") == "text")
-    return ""
-
-
-def count_prompt_tokens(messages: Sequence[Mapping[str, Any]],
-                        tools: Sequence[Any] | None = None) -> int:
-    """The server's prompt-token rule (OpenAI's cookbook rule over cl100k_base)::
-
-        3 + sum over messages of (3 + tokens(role) + tokens(text content)
-                                  + [1 + tokens(name)] + tokens(each tool call's name
-                                  and arguments)) + tokens(compact sorted JSON of tools)
-
-    Only ``text`` parts of list contents count (images are free here).
-    """
-    total = 3
-    for message in messages:
-        total += 3 + count_tokens(str(message.get("role", "")))
-        total += count_tokens(_text(message.get("content")))
-        if message.get("name"):
-            total += 1 + count_tokens(str(message["name"]))
-        for call in message.get("tool_calls") or []:
-            function = call.get("function") or {}
-            total += count_tokens(str(function.get("name", "")))
-            total += count_tokens(str(function.get("arguments", "")))
-    if tools:
-        total += count_tokens(json.dumps(tools, sort_keys=True, separators=(",", ":")))
-    return total
 
 
 @dataclass
@@ -127,6 +71,7 @@ class MockOpenAIServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, api_key: str | None = None,
                  models: Iterable[str] = ()) -> None:
         self.host = host
+        self._requested_port = port
         self._port = port
         self._api_key = api_key
         self._models = set(models)
@@ -205,7 +150,7 @@ class MockOpenAIServer:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self._port))
+        sock.bind((self.host, self._requested_port))
         await web.SockSite(runner, sock, backlog=4096).start()
         self._port = sock.getsockname()[1]
         self._runner, self._stopping = runner, asyncio.Event()
@@ -250,7 +195,7 @@ class MockOpenAIServer:
     async def _list_models(self, request: web.Request) -> web.Response:
         with self._lock:
             names = self._models | set(self._scripts) | set(self._defaults)
-            names |= {str(r.get("model")) for r in self._requests}
+            names |= {r["model"] for r in self._requests if isinstance(r.get("model"), str)}
         data = [{"id": n, "object": "model", "created": 0, "owned_by": "smart-router-testing"}
                 for n in sorted(names - {"*"})]
         return web.json_response({"object": "list", "data": data})
@@ -270,7 +215,9 @@ class MockOpenAIServer:
                 request.headers.get("Authorization") != f"Bearer {self._api_key}"):
             return _error_response(Error(401, "Incorrect API key provided."), seq)
         model = body.get("model")
-        if not isinstance(model, str) or not isinstance(body.get("messages"), list):
+        messages = body.get("messages")
+        if not isinstance(model, str) or not isinstance(messages, list) or not all(
+                isinstance(m, dict) for m in messages):
             return _error_response(Error(400, "'model' and 'messages' are required"), seq)
         with self._lock:
             behaviour = self._next_behaviour(model)
@@ -281,15 +228,16 @@ class MockOpenAIServer:
             elif isinstance(behaviour, Fail):
                 behaviour = behaviour.pick()
             else:  # None or Default
-                behaviour = _synthesize(body)
+                behaviour = synthesize(body)
         if isinstance(behaviour, Error):
             return _error_response(behaviour, seq)
         if isinstance(behaviour, Raw):
-            raw = behaviour.body
+            raw, headers = behaviour.body, dict(behaviour.headers or {})
+            if not any(key.lower() == "content-type" for key in headers):
+                headers["Content-Type"] = ("text/plain" if isinstance(raw, str)
+                                           else "application/json")
             text = raw if isinstance(raw, str) else json.dumps(raw)
-            return web.Response(text=text, status=behaviour.status, headers=behaviour.headers,
-                                content_type="text/plain" if isinstance(raw, str)
-                                else "application/json")
+            return web.Response(body=text.encode(), status=behaviour.status, headers=headers)
         answer = _finish(_answer_of(behaviour, seq), body)
         if body.get("stream"):
             return await _stream(request, body, answer, seq)
@@ -319,30 +267,6 @@ def _normalize(behaviour: Any) -> Behaviour:
     return behaviour
 
 
-def _synthesize(body: Mapping[str, Any]) -> Behaviour:
-    """The :class:`Default` answer for a request."""
-    messages = body["messages"]
-    tools = [t for t in body.get("tools") or [] if isinstance(t, Mapping)]
-    choice = body.get("tool_choice")
-    last_role = messages[-1].get("role") if messages and isinstance(messages[-1], Mapping) else None
-    if tools and choice != "none" and last_role != "tool":
-        wanted = choice.get("function", {}).get("name") if isinstance(choice, Mapping) else None
-        tool = next((t for t in tools if (t.get("function") or {}).get("name") == wanted),
-                    tools[0])
-        function = tool.get("function") or {}
-        args = example_from_schema(function.get("parameters") or {"type": "object"})
-        return ToolCall(str(function.get("name", "tool")), args if isinstance(args, dict) else {})
-    fmt = body.get("response_format")
-    if isinstance(fmt, Mapping) and fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema") or {"type": "object"}
-        return JSONReply(example_from_schema(schema))
-    user = next((_text(m.get("content")) for m in reversed(messages)
-                 if isinstance(m, Mapping) and m.get("role") == "user"), "")
-    if isinstance(fmt, Mapping) and fmt.get("type") == "json_object":
-        return JSONReply({"model": body["model"], "answer": user[:60]})
-    return Reply(f"[{body['model']}] answer: {user[:60]}")
-
-
 def _answer_of(behaviour: Behaviour, seq: int) -> _Answer:
     if isinstance(behaviour, Reply):
         return _Answer(behaviour.text, [], behaviour.finish_reason or "stop", behaviour.usage)
@@ -355,7 +279,8 @@ def _answer_of(behaviour: Behaviour, seq: int) -> _Answer:
     else:
         raise TypeError(f"cannot answer with {behaviour!r}")
     tool_calls = [{"id": f"call_mock{seq}x{i}", "type": "function",
-                   "function": {"name": c.name, "arguments": json.dumps(dict(c.arguments))}}
+                   "function": {"name": c.name,
+                                "arguments": json.dumps(dict(c.arguments), separators=(",", ":"))}}
                   for i, c in enumerate(calls)]
     return _Answer(text, tool_calls, "tool_calls", usage)
 
@@ -369,9 +294,9 @@ def _finish(answer: _Answer, body: Mapping[str, Any]) -> _Answer:
             if seq and seq in answer.content:
                 answer.content = answer.content[: answer.content.index(seq)]
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
-        tokens = _encoding().encode(answer.content, disallowed_special=())
+        tokens = encoding().encode(answer.content, disallowed_special=())
         if isinstance(limit, int) and len(tokens) > limit:
-            answer.content = _encoding().decode(tokens[:limit])
+            answer.content = encoding().decode(tokens[:limit])
             answer.finish_reason = "length"
     return answer
 
