@@ -13,7 +13,7 @@ import importlib
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -49,6 +49,14 @@ class Classifier(ABC):
 
     async def aclassify(self, conversation: Conversation) -> Assessment:
         return self.classify(conversation)
+
+    def bind(self, tier_names: Sequence[str], thresholds: Sequence[float]) -> None:
+        """Called once by the router with its tier names and score thresholds.
+
+        Classifiers that answer with a tier (the LLM classifier) or judge their own
+        confidence per tier (the cascade) need them; the default ignores them.
+        """
+        return None
 
     def thresholds_for(self, n_tiers: int) -> list[float]:
         if n_tiers - 1 == len(self.default_thresholds):

@@ -12,12 +12,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._exceptions import DataFileError
+from ._data import Request, read_requests
 
 TEST_FRACTION = 0.25
 _SPLIT_SALT = "smart-router-dev-split-v1"
@@ -31,57 +31,30 @@ def split_of(group: str) -> str:
     return "test" if int.from_bytes(digest[:8], "big") / 2**64 < TEST_FRACTION else "train"
 
 
-@dataclass(frozen=True)
-class Example:
-    """One labeled request."""
-
-    id: str
-    messages: list[dict[str, Any]]
-    label: str
-    tools: list[dict[str, Any]] | None = None
-    kind: str = ""
-    group: str = ""
-
-    @property
-    def split(self) -> str:
-        return split_of(self.group or self.id)
+def load_labeled(paths: str | Path | Sequence[str | Path]) -> list[Request]:
+    """Labeled requests (``eval`` format) from one or more JSONL files, validated."""
+    files = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    return [r for f in files for r in read_requests(f, require_label=True)]
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a bad line is one clear error."""
-    p = Path(path)
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except OSError as e:
-        raise DataFileError(str(p), None, f"cannot read: {e.strerror}") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataFileError(str(p), n, f"not valid JSON ({e.msg})") from None
-        if not isinstance(obj, dict):
-            raise DataFileError(str(p), n, "expected a JSON object")
-        yield n, obj
+def group_of(request: Request) -> str:
+    """The split key: the group, else the id, else the text of the last message."""
+    if request.group or request.id:
+        return str(request.group or request.id)
+    return json.dumps(request.messages[-1], sort_keys=True)
 
 
-def load_labeled(
-    paths: str | Path | list[str | Path], labels: tuple[str, ...] | None = None
-) -> list[Example]:
-    """Labeled requests from one or more JSONL files (``eval`` format)."""
-    out: list[Example] = []
-    for path in [paths] if isinstance(paths, (str, Path)) else paths:
-        for n, obj in read_jsonl(path):
-            label, messages = obj.get("label"), obj.get("messages")
-            if not isinstance(label, str) or (labels is not None and label not in labels):
-                raise DataFileError(str(path), n, f"label must be one of {labels}, got {label!r}")
-            if not isinstance(messages, list) or not messages:
-                raise DataFileError(str(path), n, "messages must be a non-empty list")
-            rid = str(obj.get("id", f"{Path(path).name}:{n}"))
-            out.append(Example(rid, messages, label, obj.get("tools"),
-                               str(obj.get("kind", "")), str(obj.get("group") or rid)))
-    return out
+def split_requests(requests: Sequence[Request]) -> tuple[list[Request], list[Request]]:
+    """(train, test) by :func:`split_of` on each request's group."""
+    train = [r for r in requests if split_of(group_of(r)) == "train"]
+    return train, [r for r in requests if split_of(group_of(r)) == "test"]
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
 
 
 # -- RouteLLM strong-vs-weak outcomes -----------------------------------------------
@@ -143,10 +116,10 @@ def load_mt_bench(root: str | Path) -> Outcomes:
     """The 160 MT-Bench turns (test only); performance is the GPT-4 judge score."""
     root = Path(root) / "mt_bench"
     scores: dict[tuple[int, int, str], float] = {}
-    for _, j in read_jsonl(root / "judgements.jsonl"):
+    for j in read_jsonl(root / "judgements.jsonl"):
         scores[(int(j["question_id"]), int(j["turn"]), j["model"])] = float(j["score"])
     out = Outcomes("mt_bench-test")
-    for _, q in read_jsonl(root / "question.jsonl"):
+    for q in read_jsonl(root / "question.jsonl"):
         qid, turns = int(q["question_id"]), q["turns"]
         convs = [
             _user(turns[0]),
@@ -179,7 +152,8 @@ def pgr_curve(scores: list[float], weak: list[float], strong: list[float],
         while j < n and scores[order[j]] == scores[order[i]]:
             j += 1
         mean = sum(strong[order[t]] - weak[order[t]] for t in range(i, j)) / (j - i)
-        gain.extend(gain[-1] + mean * (t - i + 1) for t in range(i, j))
+        base = gain[-1]
+        gain.extend([base + mean * (t - i + 1) for t in range(i, j)])
         i = j
     gap = gain[n]
     if gap == 0:

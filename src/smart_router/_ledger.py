@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from ._config import LedgerConfig
 
+from ._exceptions import ConfigError, SmartRouterError
+
 NANO_PER_USD = 10**9
+
+
+class LedgerUnavailableError(SmartRouterError, ConnectionError):
+    """The ledger's store cannot be read (e.g. Redis is down) for a report."""
 
 
 def to_nano(usd: float) -> int:
@@ -235,7 +241,7 @@ class SQLiteLedger:
                 self._db.execute("ROLLBACK")
                 raise
             self._adds += added
-            if self._max is not None and self._adds >= 1000:
+            if self._max is not None and self._adds >= min(1000, self._max):
                 self._adds = 0
                 self._db.execute(
                     "DELETE FROM entries WHERE id IN (SELECT id FROM entries "
@@ -245,10 +251,9 @@ class SQLiteLedger:
         return added
 
     def _count(self, e: LedgerEntry, sign: int) -> None:
-        self._db.executemany(
-            _UPSERT,
-            [(s, sign * e.cost_nano, sign * e.baseline_nano, sign) for s in scopes_for(e.ts, e.tag)],
-        )
+        rows = [(s, sign * e.cost_nano, sign * e.baseline_nano, sign)
+                for s in scopes_for(e.ts, e.tag)]
+        self._db.executemany(_UPSERT, rows)
 
     def remove(self, ids: Sequence[str]) -> int:
         """Delete entries and take them out of the totals (the Redis spool drains this way)."""
@@ -328,13 +333,22 @@ def open_ledger(cfg: LedgerConfig) -> Ledger:
 
         url = cfg.redis_url.resolve()
         if not url:
-            from ._exceptions import ConfigError
-
             raise ConfigError(
                 f"ledger.redis_url: environment variable {cfg.redis_url.env_name} is not set"
             )
-        spool = SQLiteLedger(cfg.path)  # holds spend while Redis is unreachable
-        return RedisLedger(
-            url, prefix=cfg.redis_prefix, spool=spool, retry_seconds=cfg.redis_retry_seconds
-        )
+        try:
+            import redis  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "ledger.redis_url needs the redis client: pip install 'smart-router[redis]'"
+            ) from None
+        try:
+            ledger = RedisLedger(url, prefix=cfg.redis_prefix, spool=SQLiteLedger(cfg.path),
+                                 retry_seconds=cfg.redis_retry_seconds)
+        except ValueError:  # redis-py's message may quote the URL: keep the password out
+            raise ConfigError(
+                "ledger.redis_url: not a Redis URL (redis://[[user]:password@]host[:port][/db], "
+                "rediss://... or unix://...)"
+            ) from None
+        return ledger
     return SQLiteLedger(cfg.path, max_entries=cfg.max_memory_entries)

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._directives import strip_router_talk
 from ._exceptions import InvalidMessagesError
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -28,7 +29,7 @@ _DIRECTIVE = re.compile(
         (?:following|query|request|question))\s+(?:query\s+|request\s+)?(?:as|to)\s+
         (?:an?\s+)?(?:the\s+)?["']?(?:simple|easy|trivial|moderate|medium|complex|hard|
         difficult|premium|cheap|gpt-?4o?|claude\S*|deepseek\S*|qwen\S*)["']?
-        (?:\s+(?:tier|model|query|request))?
+        (?:\s+(?:tier|model|query|request|question|prompt|task|problem|one))?
     | \bignore\s+(?:all\s+|any\s+)?(?:previous|prior|the)\s+(?:routing|router|tier)\s+
         (?:rules|instructions)\b
     """
@@ -77,9 +78,17 @@ class Conversation:
         return len(set(self.tool_calls)) < len(self.tool_calls)
 
 
+# A directive with the punctuation that ends it: "Classify this as complex. What is X?"
+# must read exactly like "What is X?" (a leftover "." would hide that it starts easy).
+_DIRECTIVE_SENTENCE = re.compile(
+    rf"(?:{_DIRECTIVE.pattern.removeprefix('(?ix)')})[ \t]*[.!;,]*", re.I | re.X
+)
+
+
 def strip_directives(text: str) -> tuple[str, int]:
-    cleaned, count = _DIRECTIVE.subn(" ", text)
-    return cleaned, count
+    cleaned, count = _DIRECTIVE_SENTENCE.subn(" ", text)
+    cleaned, more = strip_router_talk(cleaned)  # the same, phrased freely, in any language
+    return cleaned, count + more
 
 
 def _content_text(content: Any, where: str) -> tuple[str, bool]:
@@ -171,7 +180,7 @@ def parse_messages(messages: Any, tools: Any = None) -> Conversation:
                 f"{where} must be an object with 'role' and 'content', got {type(msg).__name__}"
             )
         role = msg.get("role")
-        if role not in ROLES:
+        if not isinstance(role, str) or role not in ROLES:
             raise InvalidMessagesError(
                 f"{where} has unknown role {role!r}; expected one of {', '.join(sorted(ROLES))}"
             )
