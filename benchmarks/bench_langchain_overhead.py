@@ -14,6 +14,8 @@ hits all of them alike. Paths, all answered by the same server and model:
 
 Twice: against the instant local server (pure overhead, the worst case for a ratio) and
 against the same server answering after ``--latency-ms`` (a fast real model call). The
+server runs in its own process, as a provider would: in-process, its thread would compete
+with the client for the GIL and inflate whatever the client does after the response. The
 parts of the overhead are timed alone too: ``SmartRouter.route``, ``SmartRouter.record``
 and LangChain's own ``invoke`` floor (a chat model that returns a constant).
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import platform
 import statistics
@@ -76,6 +79,34 @@ class ConstantChat(BaseChatModel):
         return ChatResult(generations=[ChatGeneration(message=AIMessage("Paris."))])
 
 
+def _serve(latency_s: float, ports: Any, stop: Any) -> None:
+    """The server process: answers every request after ``latency_s``."""
+    with MockOpenAIServer() as server:
+        if latency_s:
+            server.set_default("*", Slow(latency_s))
+        ports.put(server.port)
+        stop.wait()
+
+
+class ServerProcess:
+    """A MockOpenAIServer in its own process, like a real provider: its CPU work never
+    competes with the measured client for this process's GIL."""
+
+    def __init__(self, latency_s: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._ports, self._stop = ctx.Queue(), ctx.Event()
+        self._proc = ctx.Process(target=_serve, args=(latency_s, self._ports, self._stop),
+                                 daemon=True)
+
+    def __enter__(self) -> str:
+        self._proc.start()
+        return f"http://127.0.0.1:{self._ports.get(timeout=120)}/v1"
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._proc.join(timeout=30)
+
+
 def timed(fn: Callable[[], Any]) -> float:
     start = time.perf_counter()
     fn()
@@ -119,49 +150,56 @@ def summarize(samples: dict[str, list[float]], anchor: str) -> list[dict[str, An
     return rows
 
 
-def run(n: int, slow_n: int, latency_ms: float) -> dict[str, Any]:
+def paths_for(base_url: str) -> tuple[dict[str, Callable[[], Any]], ChatSmartRouter]:
     messages = [{"role": "user", "content": PROMPT}]
-    with MockOpenAIServer() as server:
-        llm = ChatSmartRouter(config=config(server.base_url), max_retries=0)
-        unledgered = ChatSmartRouter(
-            config=SmartRouter(config(server.base_url), ledger=False), max_retries=0)
-        router = llm.litellm_router
-        paths: dict[str, Callable[[], Any]] = {
-            "litellm.completion": lambda: litellm.completion(
-                model="openai/deepseek-chat", api_base=server.base_url, api_key="sk-bench",
-                messages=messages),
-            "litellm.Router.completion": lambda: router.completion(
-                model=MODEL, messages=messages),
-            "ChatSmartRouter.invoke": lambda: llm.invoke(PROMPT),
-            "  same, cost ledger off": lambda: unledgered.invoke(PROMPT),
-        }
-        check = llm.invoke(PROMPT)
-        assert check.response_metadata["model_name"] == MODEL, "benchmark prompt misrouted"
-        scenarios = {"instant local server": summarize(
-            interleaved(paths, n, warmup=30), "litellm.completion")}
-        server.set_default("*", Slow(latency_ms / 1000))
-        scenarios[f"server answering in {latency_ms:g} ms"] = summarize(
-            interleaved(paths, slow_n, warmup=3), "litellm.completion")
-        server.reset()
-        decision = llm.router.route(messages)
-        usage = {"prompt_tokens": 16, "completion_tokens": 9}
-        floor = ConstantChat()
-        parts = {
-            "SmartRouter.route_us": round(micro(lambda: llm.router.route(messages), 2000), 1),
-            "SmartRouter.record_us": round(
-                micro(lambda: llm.router.record(decision, MODEL, usage), 2000), 1),
-            "langchain_invoke_floor_us": round(micro(lambda: floor.invoke(PROMPT), 2000), 1),
-        }
+    llm = ChatSmartRouter(config=config(base_url), max_retries=0)
+    unledgered = ChatSmartRouter(config=SmartRouter(config(base_url), ledger=False),
+                                 max_retries=0)
+    router = llm.litellm_router
+    check = llm.invoke(PROMPT)
+    assert check.response_metadata["model_name"] == MODEL, "benchmark prompt misrouted"
+    return {
+        "litellm.completion": lambda: litellm.completion(
+            model="openai/deepseek-chat", api_base=base_url, api_key="sk-bench",
+            messages=messages),
+        "litellm.Router.completion": lambda: router.completion(model=MODEL, messages=messages),
+        "ChatSmartRouter.invoke": lambda: llm.invoke(PROMPT),
+        "  same, cost ledger off": lambda: unledgered.invoke(PROMPT),
+    }, llm
+
+
+def run(n: int, slow_n: int, latency_ms: float) -> dict[str, Any]:
+    scenarios = {}
+    for label, latency, iterations, warmup in (
+        ("instant local server", 0.0, n, 30),
+        (f"server answering in {latency_ms:g} ms", latency_ms / 1000, slow_n, 3),
+    ):
+        with ServerProcess(latency) as base_url:
+            paths, llm = paths_for(base_url)
+            scenarios[label] = summarize(interleaved(paths, iterations, warmup),
+                                         "litellm.completion")
+    messages = [{"role": "user", "content": PROMPT}]
+    decision = llm.router.route(messages)
+    usage = {"prompt_tokens": 16, "completion_tokens": 9}
+    floor = ConstantChat()
+    parts = {
+        "SmartRouter.route_us": round(micro(lambda: llm.router.route(messages), 2000), 1),
+        "SmartRouter.record_us": round(
+            micro(lambda: llm.router.record(decision, MODEL, usage), 2000), 1),
+        "langchain_invoke_floor_us": round(micro(lambda: floor.invoke(PROMPT), 2000), 1),
+    }
     return {
         "anchor": "litellm.completion to the same local server, same model, same run",
+        "server": "MockOpenAIServer in its own process (no GIL contention with the client)",
         "iterations": {"instant": n, "slow": slow_n},
         "scenarios": scenarios,
         "parts": parts,
         "environment": {
             "python": platform.python_version(),
-            "litellm": getattr(litellm, "__version__", None) or _version("litellm"),
+            "litellm": _version("litellm"),
             "langchain_core": _version("langchain-core"),
             "cpus": os.cpu_count(),
+            "load_average_1m": round(os.getloadavg()[0], 2),
             "machine": platform.machine(),
         },
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -225,10 +225,39 @@ async def run(n: int, concurrent: int, with_proxy: bool) -> dict[str, Any]:
         }
         if with_proxy:
             result["proxy"] = await asyncio.to_thread(proxy, server, max(50, n // 4))
+    result["parts"] = parts()
     result["environment"] = {"python": platform.python_version(), "litellm": _version("litellm"),
                              "cpus": os.cpu_count(), "machine": platform.machine()}
     result["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     return result
+
+
+def parts() -> dict[str, float]:
+    """Median microseconds of the work attach adds per request, timed alone."""
+    from smart_router._litellm_common import decision_summary
+
+    sr = SmartRouter(config(None), ledger=False)
+    ledgered = SmartRouter(config(None))
+    decision = sr.route(MESSAGES)
+    usage = {"prompt_tokens": 16, "completion_tokens": 9}
+
+    def micro(fn: Callable[[], Any], n: int = 2000) -> float:
+        for _ in range(50):
+            fn()
+        times = []
+        for _ in range(n):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return round(statistics.median(times) * 1e6, 1)
+
+    return {
+        "SmartRouter.route_us": micro(lambda: sr.route(MESSAGES)),
+        "decision_summary_us": micro(lambda: decision_summary(decision)),
+        "SmartRouter.record_us (ledger off)": micro(lambda: sr.record(decision, MODEL, usage)),
+        "route + record_us (in-memory ledger)": micro(
+            lambda: ledgered.record(ledgered.route(MESSAGES), MODEL, usage)),
+    }
 
 
 def _version(dist: str) -> str | None:
@@ -255,6 +284,7 @@ def print_table(result: dict[str, Any]) -> None:
               f"attached {t['attached_rps']} req/s, ratio {t['throughput_ratio']}")
     if "proxy" in result:
         print(f"proxy startup: {result['proxy']['startup_s']} s")
+    print("parts (median us): " + ", ".join(f"{k} {v}" for k, v in result["parts"].items()))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smart_router._datasets import split_requests
 from smart_router._data import read_requests
+from smart_router._datasets import split_requests
 from smart_router._local import default_model_path
 from smart_router._train import PRIOR, TrainOptions, _describe, fit_model, write_model
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from ._data import Request
 from ._messages import parse_messages
+
+
 @dataclass
 class Calibration:
     """Thresholds for ``classifier.thresholds`` and what they do on the traffic given."""
@@ -40,7 +42,8 @@ def calibrate(
     output_tokens: int | None = None,
 ) -> Calibration:
     """``smart-router calibrate``: thresholds that send at most ``premium_share`` of the
-    traffic to the top tier, or keep its monthly cost within ``monthly_budget`` USD.
+    traffic to the top tier, or keep its monthly cost within ``monthly_budget`` USD (a cap:
+    thresholds that already fit are kept; otherwise the top one rises first).
 
     The traffic file is scored once with the config's classifier; the routing policies
     (long conversations, tools, ...) are applied, so the shares are what the router will
@@ -89,15 +92,19 @@ def calibrate(
     else:
         assert monthly_budget is not None
         cuts = list(base)
-        for level in range(len(cuts) - 1, -1, -1):  # raise the top threshold first
-            cut = _lowest(cands, lambda t, lv=level, c=cuts: monthly(route(_with(c, lv, t)))
-                          <= monthly_budget)
-            cuts = _with(cuts, level, cut)
-            if monthly(route(cuts)) <= monthly_budget:
-                break
+        if monthly(route(cuts)) > monthly_budget:
+            for level in range(len(cuts) - 1, -1, -1):  # raise the top threshold first
+                higher = [c for c in cands if c >= cuts[level]]
+                cut = _lowest(higher, lambda t, lv=level, c=cuts: monthly(route(_with(c, lv, t)))
+                              <= monthly_budget)
+                cuts = _with(cuts, level, cut)
+                if monthly(route(cuts)) <= monthly_budget:
+                    break
+            else:
+                notes.append("the budget is below the cost of sending everything to the "
+                             "cheapest tier the policies allow")
         else:
-            notes.append("the budget is below the cost of sending everything to the cheapest "
-                         "tier the policies allow")
+            notes.append("the current thresholds already fit the budget: kept")
         target = f"monthly cost <= ${monthly_budget:,.2f} at {months:,} requests/month"
     tiers = route(cuts)
     if any(r.usage is None for r in requests):

@@ -29,10 +29,11 @@ def _console() -> Console:
     return Console(highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _router(args: argparse.Namespace) -> SmartRouter:
+def _router(args: argparse.Namespace, *, ledger: bool = True) -> SmartRouter:
     from ._router import SmartRouter
 
-    return SmartRouter(args.config)
+    # simulate/eval replay traffic: they must not write the real ledger or spend budgets
+    return SmartRouter(args.config, ledger=None if ledger else False)
 
 
 def _progress(total: int, label: str) -> tuple[AbstractContextManager[Any], Callable[[], None]]:
@@ -82,7 +83,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     path = args.traffic or sample_traffic_path()
     requests = read_requests(path)
-    router = _router(args)
+    router = _router(args, ledger=False)
     bar, tick = _progress(len(requests), "routing")
     with bar:
         report = simulate(router, requests, monthly_requests=args.monthly_requests,
@@ -128,7 +129,7 @@ def cmd_eval(args: argparse.Namespace) -> None:
     from ._eval import evaluate
 
     requests = read_requests(args.labeled, require_label=True)
-    router = _router(args)
+    router = _router(args, ledger=False)
     bar, tick = _progress(len(requests), "evaluating")
     with bar:
         report = evaluate(router, requests, source=str(args.labeled), progress=tick)
@@ -196,6 +197,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", parents=[common], help="accuracy of routing on a labeled set")
     p.add_argument("labeled", help="labeled JSONL: messages + label per line")
     p.set_defaults(func=cmd_eval)
+
+    from ._report import add_report_arguments, cmd_report
+
+    p = sub.add_parser("report", parents=[common],
+                       help="cost by tier, model and day from the cost ledger")
+    add_report_arguments(p)
+    p.set_defaults(func=cmd_report)
     return parser
 
 

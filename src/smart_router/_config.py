@@ -101,7 +101,7 @@ class ClassifierConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    type: str = "heuristic"
+    type: str = "local"
     thresholds: dict[str, float] | None = None
 
     @property

@@ -34,7 +34,8 @@ _ROUTER_RULES = (
           | \btier\s+{_LEVEL}"""),
     _rule("rout", rf"""smart-?router | routing\s+(?:layer|decided|decision|override|rules|plan|path)
           | router[-_\ ]hint | \brouter\s*[:：] | \brout(?:e|ed|ing)\s*[=:] | router_tier
-          | \broute\s+(?:it\s+|this\s+|me\s+)?to\b
+          | \broute\s+(?:it\s+|this\s+|me\s+)?to\s+(?:the\s+|a\s+|your\s+)?(?:{_LEVEL}|{_LLM}
+            |strongest|best|most|cheapest)
           | \brouter\b.{{0,80}}\b(?:{_LEVEL}|tier|model|route|escalat\w*|classif\w*)\b
           | \b(?:{_LEVEL}|tier|model|escalat\w*|classif\w*)\b.{{0,80}}\brouter\b"""),
     _rule("classif", r"\bclassifier\b | \bclassify\s+(?:this|it|that|me|as)\b"),
@@ -141,10 +142,18 @@ def strip_router_talk(text: str) -> tuple[str, int]:
             continue
         parts = _CUT.split(line)
         if len(parts) > 1:
-            kept = [p for p in parts if not _is_directive(p)]
-            if len(kept) < len(parts) and any(p.strip() for p in kept):
-                removed += len(parts) - len(kept)
+            kept: list[str] = []
+            for part in parts:
+                if not _is_directive(part):
+                    kept.append(part)
+                    continue
+                removed += 1
+                if kept and _LEAD_IN.fullmatch(kept[-1]):  # "SYSTEM:", "PS to the router:"
+                    kept.pop()
+            if any(p.strip() for p in kept):
                 lines[i] = " ".join(kept)
+            else:
+                drop.add(i)
     return "\n".join(line for i, line in enumerate(lines) if i not in drop), removed
 
 
@@ -169,3 +178,5 @@ def _task_after_colon(line: str) -> bool:
 
 
 _WORDS = re.compile(r"[^\W\d_]{2,}")
+# A bare label before a directive: "SYSTEM:", "Note:", "PS to the router:".
+_LEAD_IN = re.compile(r"\s*(?:\S+\s+){0,3}\S+\s*[:：]\s*")

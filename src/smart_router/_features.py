@@ -49,81 +49,90 @@ _SENTENCE = re.compile(r"[.!?。！？](?:\s|$)")
 # matched on whole tokens of the lowercased ask; phrases and CJK as substrings.
 _FAMILIES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("greet",
-     "hi hello hey thanks thank thx cheers hola gracias hallo danke bonjour merci salut ciao",
+     "hi hello hey thanks thank thx cheers hola gracias hallo danke bonjour merci salut ciao "
+     "grazie olá obrigado obrigada привет спасибо здравствуйте",
      ("good morning", "good night", "buenos días", "guten morgen"),
-     "你好 谢谢 こんにちは ありがとう 안녕"),
+     "你好 谢谢 こんにちは ありがとう 안녕 감사 고마워"),
     ("lookup",
      "define definition meaning mean synonym antonym spell spelling capital abbreviation "
-     "acronym stands significa bedeutet signifie",
+     "acronym stands significa bedeutet signifie significato significado",
      ("what is", "what's", "what are", "who is", "who was", "who wrote", "when is", "when was",
       "when did", "where is", "how many", "how much is", "what does", "qué es", "quién es",
       "cuál es", "dónde está", "was ist", "wer ist", "wo ist", "wann ", "qu'est-ce",
-      "qui est", "où est", "quelle est", "quel est", "what time"),
-     "什么是 是什么 谁是 哪里 多少 意思 とは 何ですか 誰 どこ 무엇"),
+      "qui est", "où est", "quelle est", "quel est", "what time", "что такое", "o que é",
+      "cos'è"),
+     "什么是 是什么 谁是 哪里 多少 意思 とは 何ですか 誰 どこ 무엇 뭐야 뜻"),
     ("transform",
      "translate translation convert format reformat rephrase paraphrase proofread typo typos "
      "grammar capitalize shorten traduce traducir traduis traduire übersetze übersetzen "
-     "uppercase lowercase",
+     "uppercase lowercase traduci traduza переведи исправь corrigir correggi",
      ("fix the grammar", "make it shorter", "in spanish", "in french", "in german",
       "into english"),
-     "翻译 翻訳 改写 润色"),
+     "翻译 翻訳 改写 润色 번역 고쳐"),
     ("support",
      "password login account subscription invoice billing refund cancel reset unsubscribe "
-     "username email settings plan upgrade downgrade",
+     "username email settings plan upgrade downgrade senha пароль аккаунт подписка "
+     "abbonamento assinatura",
      ("how do i", "how can i", "where can i", "how to"),
-     "密码 账户 退款 パスワード"),
+     "密码 账户 退款 パスワード 비밀번호 계정 환불"),
     ("explain",
      "explain explanation compare comparison difference differences why summarize summary "
      "summarise describe overview versus vs explica explicar compara diferencia erkläre "
-     "erklären vergleiche unterschied warum explique expliquer différence pourquoi",
-     ("pros and cons", "how does", "how do", "por qué", "what happens"),
-     "解释 比较 区别 为什么 总结 説明 比較 違い なぜ 要約"),
+     "erklären vergleiche unterschied warum explique expliquer différence pourquoi spiega "
+     "perché объясни почему зачем",
+     ("pros and cons", "how does", "how do", "por qué", "what happens", "por que"),
+     "解释 比较 区别 为什么 总结 説明 比較 違い なぜ 要約 설명 차이"),
     ("write",
      "write draft compose email letter essay blog post poem story outline tweet caption "
-     "slogan escribe redacta schreibe verfasse écris rédige",
+     "slogan escribe redacta schreibe verfasse écris rédige scrivi escreva redija напиши "
+     "составь",
      ("cover letter", "product description"),
-     "写 撰写 書いて 作成"),
+     "写 撰写 書いて 作成 작성 써줘"),
     ("code",
      "code function class method implement implementation script program bug debug error "
      "exception traceback refactor regex sql query api endpoint python javascript typescript "
      "java golang rust cpp kotlin swift compile compiler deploy docker kubernetes async "
      "thread threads library framework unittest test tests código función implementa "
-     "funktion implementiere fonction implémente",
+     "funktion implementiere fonction implémente codice função функцию функция код скрипт",
      ("unit test", "pull request", "type error", "null pointer"),
-     "代码 函数 实现 调试 报错 コード 関数 実装 バグ"),
+     "代码 函数 实现 调试 报错 コード 関数 実装 バグ 코드 함수 구현"),
     ("hard_debug",
      "race deadlock leak leaks segfault intermittent flaky intermittently corruption "
      "nondeterministic heisenbug contention starvation livelock regression bottleneck oom",
      ("race condition", "memory leak", "root cause", "in production", "only happens",
       "sometimes fails", "under load"),
-     "竞态 死锁 内存泄漏 デッドロック"),
+     "竞态 死锁 内存泄漏 デッドロック 데드락"),
     ("design",
      "design architect architecture architectures microservices orchestration "
      "infrastructure arquitectura diseña diseñar architektur entwerfe entwirf conçois "
-     "concevoir",
+     "concevoir progetta architettura projete arquitetura спроектируй архитектуру "
+     "архитектура",
      ("system design", "migration plan", "event sourcing", "data model", "end to end"),
      "架构 设计 設計 アーキテクチャ 설계 아키텍처"),
     ("scale",
      "scalable scalability distributed sharding replication consensus failover "
      "multi-region throughput latency availability consistency partitioning idempotent "
      "idempotency concurrency concurrent transactional transactions qps rps "
-     "distribuido escalable verteilt skalierbar distribué évolutive",
+     "distribuido escalable verteilt skalierbar distribué évolutive distribuito distribuído "
+     "распределенная распределённая отказоустойчивость",
      ("high availability", "fault tolerant", "fault tolerance", "exactly once",
       "at scale", "zero downtime", "multi region", "active active", "per second"),
-     "分布式 高可用 可扩展 并发 一致性 分散 並行 整合性 분산"),
+     "分布式 高可用 可扩展 并发 一致性 分散 並行 整合性 분산 동시성 고가용성"),
     ("proof",
      "prove proof proofs theorem lemma derive derivation rigorous rigorously formally "
-     "irrational induction invariant demuestra demostrar beweise beweis démontre prouve",
+     "irrational induction invariant demuestra demostrar beweise beweis démontre prouve "
+     "dimostra dimostrare dimostrazione demonstre demonstrar докажи доказать доказательство",
      ("show that", "closed form"),
-     "证明 推导 証明 導出"),
+     "证明 推导 証明 導出 증명"),
     ("math",
      "integral derivative equation equations probability expected variance eigenvalue "
      "eigenvalues matrix optimize optimization converge convergence asymptotic polynomial "
      "logarithm calculus combinatorics modulo prime primes inequality bayes bayesian "
      "stochastic gradient solve calculate compute probabilidad ecuación wahrscheinlichkeit "
-     "gleichung probabilité équation",
+     "gleichung probabilité équation вероятность уравнение probabilità equazione "
+     "probabilidade equação",
      ("expected value", "big o", "time complexity", "how many ways"),
-     "概率 积分 方程 求解 確率 積分 方程式"),
+     "概率 积分 方程 求解 確率 積分 方程式 확률 방정식"),
     ("reasoning",
      "puzzle riddle logic logical deduce infer inference paradox counterfactual reasoning "
      "hypothesis implies implication syllogism dilemma strategy strategic tradeoff "
@@ -135,23 +144,23 @@ _FAMILIES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
      "analyze analyse analysis evaluate assess critique audit review implications risks "
      "vulnerability vulnerabilities threat compliance benchmark benchmarks comprehensive "
      "rigorous thorough investigate diagnose recommend recommendation roadmap analiza "
-     "analysiere analyse",
+     "analysiere analizza analise análise проанализируй анализ оцени",
      ("in depth", "in-depth", "threat model", "security review", "detailed analysis",
       "end to end", "end-to-end"),
-     "分析 评估 审查 分析して 評価"),
+     "分析 评估 审查 分析して 評価 분석 검토 평가"),
     ("domain",
      "legal contract liability lawsuit litigation statute gdpr hipaa tax taxes diagnosis "
      "clinical dosage pharmacokinetics symptoms quantum genomic thermodynamics econometric "
      "regression statistical statistics hedge derivatives valuation actuarial fiduciary "
-     "jurisdiction cryptography encryption protocol kernel compiler",
+     "jurisdiction cryptography encryption protocol kernel compiler договор contratto "
+     "contrato налог imposta imposto диагноз diagnosi",
      ("differential diagnosis", "case law", "due diligence", "monte carlo"),
-     "法律 合同 诊断 量子 税 法的 契約 診断"),
+     "法律 合同 诊断 量子 税 法的 契約 診断 계약 세금 진단"),
     ("constraint",
      "must ensure without constraint constraints requirement requirements guarantee "
      "guarantees handle edge cases optimal minimize maximize efficient efficiently "
      "complexity while",
-     ("at least", "at most", "no more than", "edge cases", "must not", "without using",
-      "in o("),
+     ("at least", "at most", "no more than", "edge cases", "must not", "without using"),
      "必须 确保 约束 必要 制約"),
     ("multi_step",
      "then first second finally afterwards next steps plan",

@@ -12,9 +12,11 @@ an entry whose first write reached Redis before the connection broke counts once
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -56,6 +58,12 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
+def _flush_at_exit(ref: weakref.ref[RedisLedger]) -> None:
+    ledger = ref()
+    if ledger is not None and ledger.pending:
+        ledger.flush()
+
+
 class RedisLedger:
     """Ledger in Redis under ``{prefix}:*`` keys (one hash slot, so Redis Cluster works)."""
 
@@ -92,6 +100,8 @@ class RedisLedger:
         self._down_until = 0.0
         self._pending = len(self._spool)  # a durable spool may hold a previous run's spend
         self._snapshot: dict[str, int] = {}
+        # A last push at exit: an in-memory spool would otherwise die with the process.
+        atexit.register(_flush_at_exit, weakref.ref(self))
 
     def describe(self) -> str:
         return f"redis:{self._where} (prefix {self._key})"

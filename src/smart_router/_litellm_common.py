@@ -13,8 +13,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ._config import RouterConfig
 from ._exceptions import ConfigError
 from ._router import RouteDecision, SmartRouter
+
+# What the front doors accept for their SmartRouter: one, a config, a YAML path, or None.
+SmartRouterSource = SmartRouter | RouterConfig | Mapping[str, Any] | str | Path | None
 
 ROUTING_KEY = "smart_router"  # in _hidden_params and request metadata
 DEFAULT_NAME = "smart-router"
@@ -25,7 +29,7 @@ GROUP_HEADER = "x-litellm-model-group"
 HEADER_PREFIX = "x-smart-router-"
 
 
-def smart_router_from(obj: Any) -> SmartRouter:
+def smart_router_from(obj: SmartRouterSource) -> SmartRouter:
     """A ``SmartRouter`` from one, a config (dict, ``RouterConfig``, YAML path) or None.
 
     None reads ``$SMART_ROUTER_CONFIG`` (a YAML path) when set, else the built-in tiers.

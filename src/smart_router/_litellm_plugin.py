@@ -44,7 +44,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ._litellm_common import smart_router_from
+from ._litellm_common import SmartRouterSource, smart_router_from
 from ._router import SmartRouter
 
 logger = logging.getLogger("smart_router")
@@ -55,7 +55,7 @@ class SmartRouterClassifier:
 
     def __init__(
         self,
-        smart_router: SmartRouter | Mapping[str, Any] | str | None = None,
+        smart_router: SmartRouterSource = None,
         tier_map: Mapping[str, str] | None = None,
     ) -> None:
         self._source = smart_router

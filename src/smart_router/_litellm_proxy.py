@@ -31,6 +31,7 @@ from ._exceptions import BudgetExceededError
 from ._litellm_common import (
     DEFAULT_NAME,
     ROUTING_KEY,
+    SmartRouterSource,
     answered_model,
     check_router,
     decision_summary,
@@ -50,7 +51,7 @@ class SmartRouterProxyHook(CustomLogger):  # type: ignore[misc]
 
     def __init__(
         self,
-        smart_router: SmartRouter | Mapping[str, Any] | str | None = None,
+        smart_router: SmartRouterSource = None,
         name: str = DEFAULT_NAME,
         max_pending: int = 10_000,
     ) -> None:

@@ -36,11 +36,11 @@ from litellm.types.router import CustomRoutingStrategyBase
 from ._litellm_common import (
     DEFAULT_NAME,
     ROUTING_KEY,
+    SmartRouterSource,
     check_router,
     decision_summary,
     smart_router_from,
 )
-from ._router import SmartRouter
 
 _TRIED_KEY = "smart_router_tried"  # deployment ids this request was already sent to
 
@@ -51,7 +51,7 @@ class SmartRoutingStrategy(CustomRoutingStrategyBase):  # type: ignore[misc]
     def __init__(
         self,
         router: Any,
-        smart_router: SmartRouter | Mapping[str, Any] | str | None = None,
+        smart_router: SmartRouterSource = None,
         name: str = DEFAULT_NAME,
     ) -> None:
         self.router = router

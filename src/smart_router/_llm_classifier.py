@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -44,6 +45,9 @@ Pick the cheapest tier that can answer the request well, considering earlier tur
 Tiers, cheapest first:
 {tiers}
 Answer with JSON only: {{"tier": "<tier name>"}}."""
+
+
+_SPACES = re.compile(r"[ \t]+")
 
 
 class _Breaker:
@@ -176,8 +180,8 @@ class LLMClassifier(Classifier):
         for msg in conversation.messages:
             role = str(msg.get("role"))
             text = _text(msg.get("content"))
-            if role == "user":
-                text = strip_directives(text)[0]
+            if role == "user":  # routing directives cut, leftover spacing evened out
+                text = _SPACES.sub(" ", strip_directives(text)[0]).strip()
             elif role in ("tool", "function"):
                 text = f"[tool result, {len(text)} characters]"
             if len(text) > self.max_chars:

@@ -86,8 +86,10 @@ _DIRECTIVE_SENTENCE = re.compile(
 
 
 def strip_directives(text: str) -> tuple[str, int]:
-    cleaned, count = _DIRECTIVE_SENTENCE.subn(" ", text)
-    cleaned, more = strip_router_talk(cleaned)  # the same, phrased freely, in any language
+    # Router talk phrased freely, in any language, first: it takes whole segments, so
+    # nothing of a directive is left behind for the pattern below to half-match.
+    cleaned, more = strip_router_talk(text)
+    cleaned, count = _DIRECTIVE_SENTENCE.subn(" ", cleaned)
     return cleaned, count + more
 
 

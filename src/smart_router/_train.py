@@ -21,15 +21,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+# Re-exported: the CLI takes ``train`` and ``calibrate`` from this module.
+from ._calibrate import Calibration, calibrate  # noqa: F401
 from ._data import Request
 from ._datasets import group_of, load_labeled, split_requests
 from ._exceptions import DataFileError
 from ._features import extract
 from ._local import MODEL_FORMAT, LocalModel, load_model
 from ._messages import parse_messages
-
-# Re-exported: the CLI takes ``train`` and ``calibrate`` from this module.
-from ._calibrate import Calibration, calibrate  # noqa: E402, F401
 
 DEFAULT_TIERS = ("simple", "moderate", "complex")
 

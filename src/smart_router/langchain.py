@@ -327,7 +327,9 @@ class ChatSmartRouter(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = self._prepare(messages, stop, kwargs)
-        return self._result(self._client.client.completion(**call.request), call)
+        with self._client.converting(call.decision, call.pin):
+            response = self._client.client.completion(**call.request)
+        return self._result(response, call)
 
     async def _agenerate(
         self,
@@ -337,7 +339,9 @@ class ChatSmartRouter(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         call = await self._aprepare(messages, stop, kwargs)
-        return self._result(await self._client.client.acompletion(**call.request), call)
+        with self._client.converting(call.decision, call.pin):
+            response = await self._client.client.acompletion(**call.request)
+        return self._result(response, call)
 
     def _stream(
         self,
@@ -347,13 +351,14 @@ class ChatSmartRouter(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         call = self._prepare(messages, stop, kwargs)
-        stream = self._client.client.completion(
-            **call.request, stream=True, stream_options={"include_usage": True}
-        )
-        answered = self._client.answered_by(stream, call.decision, call.pin)
         reader = StreamReader()
-        for raw in stream:
-            yield from reader.feed(raw)
+        with self._client.converting(call.decision, call.pin):
+            stream = self._client.client.completion(
+                **call.request, stream=True, stream_options={"include_usage": True}
+            )
+            for raw in stream:
+                yield from reader.feed(raw)
+        answered = self._client.answered_by(stream, call.decision, call.pin)
         yield reader.last(answered, self._router.record(call.decision, answered, reader.usage))
 
     async def _astream(
@@ -364,14 +369,15 @@ class ChatSmartRouter(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         call = await self._aprepare(messages, stop, kwargs)
-        stream = await self._client.client.acompletion(
-            **call.request, stream=True, stream_options={"include_usage": True}
-        )
-        answered = self._client.answered_by(stream, call.decision, call.pin)
         reader = StreamReader()
-        async for raw in stream:
-            for chunk in reader.feed(raw):
-                yield chunk
+        with self._client.converting(call.decision, call.pin):
+            stream = await self._client.client.acompletion(
+                **call.request, stream=True, stream_options={"include_usage": True}
+            )
+            async for raw in stream:
+                for chunk in reader.feed(raw):
+                    yield chunk
+        answered = self._client.answered_by(stream, call.decision, call.pin)
         yield reader.last(answered, self._router.record(call.decision, answered, reader.usage))
 
     # -- token counts (trim_messages, summarization): cl100k, never downloaded ----

@@ -36,7 +36,6 @@ proxy callback). The module-level instances read ``$SMART_ROUTER_CONFIG`` on fir
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
@@ -44,6 +43,7 @@ from litellm.litellm_core_utils.streaming_handler import CustomStreamWrapper
 from ._litellm_common import (
     DEFAULT_NAME,
     ROUTING_KEY,
+    SmartRouterSource,
     answered_model,
     check_model,
     check_router,
@@ -74,7 +74,7 @@ _OVERRIDE_KWARG = "model_override"
 
 def attach(
     router: Any,
-    smart_router: SmartRouter | Mapping[str, Any] | str | None = None,
+    smart_router: SmartRouterSource = None,
     name: str = DEFAULT_NAME,
 ) -> Attachment:
     """Route ``router.completion(model=name, ...)`` / ``acompletion`` by tier.

@@ -138,7 +138,7 @@ async def test_persistent_429_falls_back(
 ) -> None:
     _, call = make(llm_server, door, retries=0)
     llm_server.script("gpt-4o", Error(429, "quota exhausted", retry_after=1))
-    text, record, model = await call(HARD)
+    _text, record, model = await call(HARD)
     assert model == "anthropic/claude-opus-4-5" and record["fallback_used"]
 
 
@@ -155,8 +155,14 @@ async def test_a_hang_past_the_timeout_is_retried_then_served_by_the_fallback(
 
 
 async def test_when_every_model_fails_one_error_lists_each_attempt(
-    llm_server: MockOpenAIServer, door: Callable[..., Call],
+    llm_server: MockOpenAIServer, door: Callable[..., Call], request: pytest.FixtureRequest,
 ) -> None:
+    if request.node.callspec.params["door"] == "litellm":
+        # Strict: once attach() converts LiteLLM's final error too, this XPASS fails
+        # and the marker must go.
+        request.applymarker(pytest.mark.xfail(
+            strict=True, raises=Exception,
+            reason="attach() (issue 4) re-raises LiteLLM's error, not AllModelsFailedError"))
     _, call = make(llm_server, door, retries=0)
     llm_server.script("gpt-4o", Error(500, "premium is down"))
     llm_server.script("claude-opus-4-5", Error(503, "fallback is down too"))
@@ -173,7 +179,7 @@ async def test_a_classifier_failure_routes_to_the_default_tier(
     llm_server: MockOpenAIServer, door: Callable[..., Call],
 ) -> None:
     _, call = make(llm_server, door, classifier=Broken())
-    text, record, model = await call(HARD)
+    _text, record, model = await call(HARD)
     assert record["tier"] == "moderate" and model == "dashscope/qwen-plus"
     assert any("classifier failed (RuntimeError)" in r for r in record["reasons"])
 

@@ -18,7 +18,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langchain_core.tools import tool
 from pydantic import BaseModel
 
-from smart_router import RouterConfig, SmartRouter
+from smart_router import AllModelsFailedError, RouterConfig, SmartRouter
 from smart_router.langchain import ChatSmartRouter, SmartRouterMiddleware
 from smart_router.testing import Error, MockOpenAIServer, Reply, ToolCall
 
@@ -129,6 +129,33 @@ def test_fallback_when_complex_model_returns_500(llm: ChatSmartRouter,
     assert isinstance(full, AIMessageChunk)
     assert full.response_metadata["model_name"] == COMPLEX_FALLBACK
     assert full.response_metadata["smart_router"]["fallback_used"] is True
+
+
+async def test_when_every_model_fails_one_error_lists_each(
+    llm: ChatSmartRouter, config: dict[str, Any], llm_server: MockOpenAIServer,
+) -> None:
+    llm_server.set_default(wire(COMPLEX), Error(500, "premium is down"))
+    llm_server.set_default(wire(COMPLEX_FALLBACK), Error(503, "fallback is down too"))
+    calls = {
+        "invoke": lambda: llm.invoke(DESIGN),
+        "stream": lambda: list(llm.stream(DESIGN)),
+        "ainvoke": lambda: asyncio.run(llm.ainvoke(DESIGN)),
+    }
+    for name, call in calls.items():
+        with pytest.raises(AllModelsFailedError) as err:
+            await asyncio.to_thread(call)
+        assert [model for model, _ in err.value.attempts] == [COMPLEX, COMPLEX_FALLBACK], name
+        assert "premium is down" in err.value.attempts[0][1]
+        assert "fallback is down too" in err.value.attempts[1][1]
+        assert err.value.__cause__ is not None  # LiteLLM's own error, for status codes
+
+    # with no fallback to try, LiteLLM's error stands as it is (its type, its status)
+    import openai
+
+    lone = {**config, "tiers": {"only": {"model": SIMPLE}}}
+    llm_server.set_default(wire(SIMPLE), Error(429, "slow down"))
+    with pytest.raises(openai.RateLimitError):
+        ChatSmartRouter(config=lone, max_retries=0).invoke(EASY)
 
 
 def test_retry_on_the_same_model_is_not_a_fallback(config: dict[str, Any],

@@ -177,6 +177,31 @@ def test_a_spool_left_by_a_crash_is_pushed_once(tmp_path: Path, redis_url: str) 
     restarted.close()
 
 
+def test_spend_kept_locally_is_pushed_when_the_process_exits(redis_url: str) -> None:
+    """A process that exits while holding spend in its in-memory spool pushes it first."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time\n"
+        "from smart_router._ledger import LedgerEntry\n"
+        "from smart_router._ledger_redis import RedisLedger\n"
+        f"led = RedisLedger({redis_url!r}, prefix='exit', retry_seconds=3600)\n"
+        "led._failed(ConnectionError('simulated outage'))  # back off for an hour\n"
+        "for i in range(5):\n"
+        "    led.add(LedgerEntry(id=str(i), ts=time.time(), tier='simple', model='m',\n"
+        "        routed_model='m', prompt_tokens=1, completion_tokens=1, cost_nano=10 + i,\n"
+        "        baseline_nano=20, fallback_used=False))\n"
+        "assert led.pending == 5\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    led = RedisLedger(redis_url, prefix="exit")
+    assert led.totals() == Totals(10 + 11 + 12 + 13 + 14, 100, 5)
+    led.close()
+
+
 def _kill(process: Any) -> None:
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(10)
@@ -242,3 +267,73 @@ def test_redis_password_comes_from_the_environment(
     router = SmartRouter({"ledger": {"redis_url": "os.environ/TEST_LEDGER_REDIS"}})
     assert isinstance(router.ledger, RedisLedger)
     assert "TEST_LEDGER_REDIS" in repr(router.config.ledger)
+
+
+MODELS = ["deepseek/deepseek-chat", "dashscope/qwen-plus", "gpt-4o", "anthropic/claude-opus-4-5"]
+PROMPTS = ["hello, what is the capital of France?",
+           "Design a distributed, multi-region, fault-tolerant payments platform at scale.",
+           "Explain the difference between a list and a tuple in Python"]
+
+
+@pytest.mark.parametrize("door", ["langchain", "litellm"])
+async def test_redis_killed_mid_run_through_a_front_door(
+    tmp_path: Path, door: str, llm_server: Any,
+    service_launcher: Callable[..., AbstractContextManager[Any]],
+) -> None:
+    """Concurrent requests through a front door while Redis is killed (SIGKILL) and
+    restarted: every request answered, every record in Redis afterwards, none twice."""
+    import asyncio
+
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    argv = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path)]
+    hint = "apt-get install redis-server"
+    models = {m: {"model": f"openai/{m.split('/')[-1]}", "api_base": llm_server.base_url,
+                  "api_key": "sk-test"} for m in MODELS}
+    router = SmartRouter({"models": models, "ledger": {
+        "redis_url": url, "redis_prefix": door, "redis_retry_seconds": 0.05}})
+    if door == "langchain":
+        from smart_router.langchain import ChatSmartRouter
+
+        llm = ChatSmartRouter(config=router, max_retries=0)
+
+        async def send(text: str) -> dict[str, Any]:
+            record: dict[str, Any] = (await llm.ainvoke(text)).response_metadata["smart_router"]
+            return record
+    else:
+        pytest.importorskip("smart_router.litellm")
+        import litellm
+
+        from smart_router.litellm import attach
+
+        lrouter = litellm.Router(model_list=router.config.litellm_model_list(), num_retries=0)
+        attach(lrouter, router)
+
+        async def send(text: str) -> dict[str, Any]:
+            resp = await lrouter.acompletion(model="smart-router",
+                                             messages=[{"role": "user", "content": text}])
+            record: dict[str, Any] = resp._hidden_params["smart_router"]
+            return record
+
+    records: list[dict[str, Any]] = []
+
+    async def burst(n: int) -> None:
+        records.extend(await asyncio.gather(*(send(f"{PROMPTS[i % 3]} #{len(records) + i}")
+                                              for i in range(n))))
+
+    with service_launcher("redis-server", argv, port=port, install_hint=hint) as first:
+        await burst(60)
+        _kill(first.process)
+        await burst(60)  # Redis is gone
+    assert isinstance(router.ledger, RedisLedger) and router.ledger.pending == 60
+    with service_launcher("redis-server", argv, port=port, install_hint=hint):
+        await asyncio.sleep(0.06)
+        await burst(60)
+        assert router.ledger.pending == 0
+        fresh = RedisLedger(url, prefix=door)
+        assert fresh.totals() == Totals(sum(to_nano(r["cost_usd"]) for r in records),
+                                        sum(to_nano(r["baseline_cost_usd"]) for r in records),
+                                        180)
+        fresh.close()
+    router.ledger.close()
