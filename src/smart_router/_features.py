@@ -4,14 +4,17 @@
 name. Names carry a prefix saying what they are:
 
 - ``s:`` structure (length, turns, code, math, lists, tools, language);
-- ``f:`` task-type families of the ask (math, design, code, lookup, ...), from a small
-  multilingual lexicon, and ``c:`` the same families in earlier turns;
+- ``f:`` task-type families of the ask (proof, math, design, code, lookup, ...), from a
+  small multilingual lexicon; ``p:`` the same in pasted material, ``c:`` in earlier turns;
 - ``w:`` / ``b:`` word unigrams / bigrams of the ask (CJK as character bigrams).
 
-The structural and family features say which *kinds* of task are hard, which transfers
-to unseen topics; the n-grams learn the rest from labeled traffic. Words aimed at the
+The ask is the latest user message without pasted material (``split_instruction``); a
+follow-up also carries the thread's families and words at ``CONTEXT_WEIGHT``. The
+structural and family features say which *kinds* of task are hard, which transfers to
+unseen topics; the n-grams learn the rest from labeled traffic. Words aimed at the
 router ("simple", "tier", "gpt-4o", ...) are never features, so text that talks to the
-router cannot move the score.
+router cannot move the score. Reading stops after a few thousand characters, so the
+cost per request is bounded.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ that, reads back which group really answered a response, and builds the routing 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from ._router import RouteDecision, SmartRouter
 # What the front doors accept for their SmartRouter: one, a config, a YAML path, or None.
 SmartRouterSource = SmartRouter | RouterConfig | Mapping[str, Any] | str | Path | None
 
+logger = logging.getLogger("smart_router")
 ROUTING_KEY = "smart_router"  # in _hidden_params and request metadata
 DEFAULT_NAME = "smart-router"
 CONFIG_ENV = "SMART_ROUTER_CONFIG"
@@ -152,8 +154,13 @@ def on_stream_end(stream: Any, finish: Callable[[Any, list[Any]], None]) -> Any:
 
 def _done(stream: Any) -> None:
     finish = stream.__dict__.pop("_smart_router_finish", None)
-    if finish is not None:
+    if finish is None:
+        return
+    try:
         finish(stream, stream.__dict__.pop("_smart_router_chunks", []))
+    except Exception as e:  # the answer is already delivered: never fail it for the record
+        logger.error("smart-router: no routing record for a stream (%s: %s)",
+                     type(e).__name__, e)
 
 
 def _next(self: Any) -> Any:

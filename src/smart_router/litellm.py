@@ -123,7 +123,7 @@ class Attachment:
             messages, kwargs.get("tools"), kwargs.pop(_OVERRIDE_KWARG, None), tag=kwargs.get("user")
         )
         response = self._completion(decision.model, messages, *args, **self._call(decision, kwargs))
-        return self._finish(decision, response)
+        return self._finish(decision, response, messages)
 
     async def acompletion(self, model: str, messages: Any = None, *args: Any, **kwargs: Any) -> Any:
         if model != self.name:
@@ -133,7 +133,7 @@ class Attachment:
         )
         call = self._call(decision, kwargs)
         response = await self._acompletion(decision.model, messages, *args, **call)
-        return self._finish(decision, response)
+        return self._finish(decision, response, messages)
 
     def _call(self, decision: RouteDecision, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The Router call's kwargs: per-tier fallbacks and the decision in metadata."""
@@ -147,10 +147,10 @@ class Attachment:
         call["metadata"] = metadata
         return call
 
-    def _finish(self, decision: RouteDecision, response: Any) -> Any:
+    def _finish(self, decision: RouteDecision, response: Any, messages: Any) -> Any:
         if isinstance(response, CustomStreamWrapper):
             return on_stream_end(response, lambda stream, chunks: self._record(
-                decision, stream, stream_usage(chunks, getattr(stream, "messages", None))))
+                decision, stream, stream_usage(chunks, messages)))
         self._record(decision, response, getattr(response, "usage", None) or {})
         return response
 
