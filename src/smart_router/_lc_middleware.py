@@ -38,22 +38,22 @@ class SmartRouterMiddleware(AgentMiddleware):
                                               models={"gpt-4o": "openai:gpt-4o"})],
         )
 
-    Each model call is routed on the whole conversation so far (the human turns and
-    the conversation; tool outputs are not read by the classifier) with the core's
-    policies. ``models`` maps config model names to LangChain models (instances or
-    ``init_chat_model`` strings); a name without a mapping is called through LiteLLM
-    by a ``ChatSmartRouter`` (``chat_params`` are its parameters) with LiteLLM's
-    retries and fallbacks. A mapped model that fails falls back, in the middleware,
-    to the decision's fallbacks. Every AIMessage gets ``response_metadata
-    ["smart_router"]``, the same record ``ChatSmartRouter`` attaches.
+    Each model call is routed on the conversation so far, with the core's policies;
+    the classifier reads the human turns, not the tool outputs. ``models`` maps config
+    model names to LangChain models (instances or ``init_chat_model`` strings); a name
+    without a mapping is called through LiteLLM by a ``ChatSmartRouter``
+    (``chat_params`` are its parameters) with LiteLLM's retries and fallbacks. A
+    mapped model that fails falls back, in the middleware, to the decision's
+    fallbacks. Every AIMessage gets ``response_metadata["smart_router"]``, the same
+    record ``ChatSmartRouter`` attaches.
 
     How it differs from LangChain's (beta) ``ModelRouterMiddleware``: that one asks a
     decision model once per run, before the agent starts, on the latest human message,
     and keeps that choice for every step. This one decides per model call with no
     extra model call (unless the config's classifier is an LLM): a run that started
     complex stays complex while it reads tool results (the task did not change), a
-    conversation that grows long is raised to at least the moderate tier, and a run
-    stuck repeating the same tool call escalates one tier, said in ``reasons``. It
+    conversation that grows long is raised (``policies.long_conversation_turns``), and
+    a run stuck repeating the same tool call escalates one tier, said in ``reasons``. It
     also adds fallbacks and a cost record per step.
     """
 

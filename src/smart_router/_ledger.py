@@ -351,4 +351,8 @@ def open_ledger(cfg: LedgerConfig) -> Ledger:
                 "rediss://... or unix://...)"
             ) from None
         return ledger
-    return SQLiteLedger(cfg.path, max_entries=cfg.max_memory_entries)
+    if cfg.path is None:
+        from ._ledger_memory import MemoryLedger
+
+        return MemoryLedger(max_entries=cfg.max_memory_entries)
+    return SQLiteLedger(cfg.path)

@@ -23,6 +23,7 @@ from smart_router._ledger import (
     scopes_for,
     to_nano,
 )
+from smart_router._ledger_memory import MemoryLedger
 
 DAY = 86_400.0
 T0 = 1_767_268_800.0  # 2026-01-01T12:00:00Z
@@ -50,9 +51,10 @@ def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
 
 
-@pytest.fixture
-def mem() -> Iterator[SQLiteLedger]:
-    ledger = SQLiteLedger()
+@pytest.fixture(params=["sqlite-memory", "python-memory"])
+def mem(request: pytest.FixtureRequest) -> Iterator[SQLiteLedger]:
+    # Both in-memory stores keep the same contract; the Python one is the default.
+    ledger: Any = SQLiteLedger() if request.param == "sqlite-memory" else MemoryLedger()
     yield ledger
     ledger.close()
 
@@ -143,8 +145,9 @@ def test_remove_takes_entries_out_of_the_totals(mem: SQLiteLedger) -> None:
     assert len(mem) == 3
 
 
-def test_in_memory_store_is_bounded_but_totals_stay_exact() -> None:
-    ledger = SQLiteLedger(max_entries=10)
+@pytest.mark.parametrize("store", [SQLiteLedger, MemoryLedger])
+def test_in_memory_store_is_bounded_but_totals_stay_exact(store: Any) -> None:
+    ledger = store(max_entries=10)
     for i in range(1_005):
         ledger.add(entry(i, 7, ts=T0 + i))
     assert len(ledger) <= 20
@@ -198,7 +201,7 @@ def test_two_processes_share_one_sqlite_file_exactly(tmp_path: Path) -> None:
 
 def test_record_writes_one_exact_entry_per_request() -> None:
     router = SmartRouter({"ledger": {"tag": "default-team"}}, classifier=Fixed(0.9))
-    assert isinstance(router.ledger, SQLiteLedger)
+    assert isinstance(router.ledger, MemoryLedger)  # the default: no file, no Redis
     d = router.route(user("design a system"), tag="search-team")
     assert d.tag == "search-team" and len(d.request_id) == 32
     record = router.record(d, "anthropic/claude-opus-4-5",
