@@ -9,12 +9,12 @@ really answered.
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import AllModelsFailedError
+from ._litellm_common import all_models_failed
 
 if TYPE_CHECKING:
     from ._router import RouteDecision, SmartRouter
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 _GROUP_HEADER = "x-litellm-model-group"
 # LiteLLM's Router re-raises the primary group's error with this explanation appended
 # when its fallbacks failed too; the error carries no structured list of the attempts.
-_EXPLAINED = "\n\nLiteLLM: model group"
-_FALLBACKS_FAILED = re.compile(r"Fallback to (?P<targets>.+?) also failed: (?P<detail>.*)\Z", re.S)
 
 
 class LiteLLMClient:
@@ -140,21 +138,8 @@ class LiteLLMClient:
     def all_failed(
         self, error: BaseException, decision: RouteDecision, pin: str | None = None
     ) -> AllModelsFailedError | None:
-        """LiteLLM's final error after its fallbacks failed too -> ``AllModelsFailedError``
-        listing each model tried (None when no fallback was tried: the error stands).
-
-        LiteLLM's text names every fallback it tried but quotes only the first one's error.
-        """
-        text = str(getattr(error, "message", None) or error)
-        primary, marker, explanation = text.partition(_EXPLAINED)
-        found = _FALLBACKS_FAILED.search(explanation) if marker else None
-        if found is None:
-            return None
-        attempts = [(pin or decision.model, primary.strip())]
-        unquoted = "failed too (LiteLLM quotes only the first fallback's error)"
-        for i, target in enumerate(t.strip() for t in found["targets"].split(", ")):
-            attempts.append((target, found["detail"].strip() if i == 0 else unquoted))
-        return AllModelsFailedError(attempts)
+        """``AllModelsFailedError`` when LiteLLM's fallbacks failed too, else None."""
+        return all_models_failed(error, pin or decision.model)
 
     @contextlib.contextmanager
     def converting(self, decision: RouteDecision, pin: str | None = None) -> Iterator[None]:

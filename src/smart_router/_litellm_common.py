@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ._config import RouterConfig
-from ._exceptions import ConfigError
+from ._exceptions import AllModelsFailedError, ConfigError
 from ._router import RouteDecision, SmartRouter
 
 # What the front doors accept for their SmartRouter: one, a config, a YAML path, or None.
@@ -213,3 +213,25 @@ def record_headers(record: Mapping[str, Any]) -> dict[str, str]:
         headers[f"{HEADER_PREFIX}baseline-cost-usd"] = f"{record['baseline_cost_usd']:.10f}"
         headers[f"{HEADER_PREFIX}fallback-used"] = str(bool(record["fallback_used"])).lower()
     return headers
+
+
+_EXPLAINED = "\n\nLiteLLM: model group"
+_FALLBACKS_FAILED = re.compile(r"Fallback to (?P<targets>.+?) also failed: (?P<detail>.*)\Z", re.S)
+
+
+def all_models_failed(error: BaseException, first_model: str) -> AllModelsFailedError | None:
+    """LiteLLM's final error after its fallbacks failed too -> ``AllModelsFailedError``
+    listing each model tried (None when no fallback was tried: the error stands).
+
+    LiteLLM's text names every fallback it tried but quotes only the first one's error.
+    """
+    text = str(getattr(error, "message", None) or error)
+    primary, marker, explanation = text.partition(_EXPLAINED)
+    found = _FALLBACKS_FAILED.search(explanation) if marker else None
+    if found is None:
+        return None
+    attempts = [(first_model, primary.strip())]
+    unquoted = "failed too (LiteLLM quotes only the first fallback's error)"
+    for i, target in enumerate(t.strip() for t in found["targets"].split(", ")):
+        attempts.append((target, found["detail"].strip() if i == 0 else unquoted))
+    return AllModelsFailedError(attempts)

@@ -44,6 +44,7 @@ from ._litellm_common import (
     DEFAULT_NAME,
     ROUTING_KEY,
     SmartRouterSource,
+    all_models_failed,
     answered_model,
     check_model,
     check_router,
@@ -122,7 +123,11 @@ class Attachment:
         decision = self.smart_router.route(
             messages, kwargs.get("tools"), kwargs.pop(_OVERRIDE_KWARG, None), tag=kwargs.get("user")
         )
-        response = self._completion(decision.model, messages, *args, **self._call(decision, kwargs))
+        call = self._call(decision, kwargs)
+        try:
+            response = self._completion(decision.model, messages, *args, **call)
+        except Exception as e:
+            raise all_models_failed(e, decision.model) or e from e
         return self._finish(decision, response, messages)
 
     async def acompletion(self, model: str, messages: Any = None, *args: Any, **kwargs: Any) -> Any:
@@ -132,7 +137,10 @@ class Attachment:
             messages, kwargs.get("tools"), kwargs.pop(_OVERRIDE_KWARG, None), tag=kwargs.get("user")
         )
         call = self._call(decision, kwargs)
-        response = await self._acompletion(decision.model, messages, *args, **call)
+        try:
+            response = await self._acompletion(decision.model, messages, *args, **call)
+        except Exception as e:
+            raise all_models_failed(e, decision.model) or e from e
         return self._finish(decision, response, messages)
 
     def _call(self, decision: RouteDecision, kwargs: dict[str, Any]) -> dict[str, Any]:

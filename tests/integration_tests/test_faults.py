@@ -157,12 +157,6 @@ async def test_a_hang_past_the_timeout_is_retried_then_served_by_the_fallback(
 async def test_when_every_model_fails_one_error_lists_each_attempt(
     llm_server: MockOpenAIServer, door: Callable[..., Call], request: pytest.FixtureRequest,
 ) -> None:
-    if request.node.callspec.params["door"] == "litellm":
-        # Strict: once attach() converts LiteLLM's final error too, this XPASS fails
-        # and the marker must go.
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=Exception,
-            reason="attach() (issue 4) re-raises LiteLLM's error, not AllModelsFailedError"))
     _, call = make(llm_server, door, retries=0)
     llm_server.script("gpt-4o", Error(500, "premium is down"))
     llm_server.script("claude-opus-4-5", Error(503, "fallback is down too"))
