@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ._data import Request
+from ._exceptions import ConfigError
 from ._messages import parse_messages
 
 
@@ -56,11 +57,11 @@ def calibrate(
     from ._router import SmartRouter
 
     if (premium_share is None) == (monthly_budget is None):
-        raise ValueError("calibrate: give exactly one of premium_share or monthly_budget")
+        raise ConfigError("calibrate: give exactly one of --premium-share or --monthly-budget")
     if premium_share is not None and not 0.0 <= premium_share <= 1.0:
-        raise ValueError("calibrate: premium_share must be within [0, 1]")
+        raise ConfigError("calibrate: --premium-share must be within [0, 1]")
     if monthly_budget is not None and monthly_budget < 0:
-        raise ValueError("calibrate: monthly_budget must be >= 0")
+        raise ConfigError("calibrate: --monthly-budget must be >= 0")
     router = SmartRouter(config, ledger=False)
     requests = read_requests(traffic_path)
     convs = [parse_messages(r.messages, r.tools) for r in requests]

@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from ._exceptions import SmartRouterError
@@ -163,6 +164,51 @@ def cmd_eval(args: argparse.Namespace) -> None:
         out.print(kinds)
 
 
+# -- train / calibrate ------------------------------------------------------
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from ._train import train
+
+    tiers = [t.strip() for t in args.tiers.split(",")] if args.tiers else None
+    report = train(args.labeled, args.output, tiers=tiers, holdout=args.holdout)
+    if args.json:
+        _print_json({"model": args.output, **asdict(report)})
+        return
+    out = _console()
+    out.print(f"trained on {report.examples} requests, {report.features} features -> "
+              f"{args.output}")
+    oof = ", ".join(f"{k} {v:.3f}" for k, v in report.oof.items())
+    out.print(f"out-of-fold on the training data: {oof}")
+    out.print("use it with:")
+    out.print(f"  classifier: {{type: local, model: {args.output}}}")
+
+
+def cmd_calibrate(args: argparse.Namespace) -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    from ._calibrate import calibrate
+
+    result = calibrate(
+        args.traffic, premium_share=args.premium_share, monthly_budget=args.monthly_budget,
+        config=args.config, monthly_requests=args.monthly_requests,
+        output_tokens=args.output_tokens,
+    )
+    if args.json:
+        _print_json(result.to_dict())
+        return
+    out = _console()
+    out.print(f"target: {result.target} ({result.requests} requests)")
+    shares = ", ".join(f"{t} {s:.0%}" for t, s in result.shares.items())
+    out.print(f"traffic by tier: {shares}")
+    out.print(f"monthly cost at {result.monthly_requests:,} requests: "
+              f"${result.monthly_cost_usd:,.2f}")
+    th = ", ".join(f"{t}: {v:.4f}" for t, v in result.thresholds.items())
+    out.print("put this in your config:")
+    out.print(f"  classifier: {{thresholds: {{{th}}}}}")
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/dim]")
+
+
 # -- wiring -----------------------------------------------------------------
 
 
@@ -197,6 +243,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", parents=[common], help="accuracy of routing on a labeled set")
     p.add_argument("labeled", help="labeled JSONL: messages + label per line")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("train", parents=[common],
+                       help="train the local classifier on your labeled traffic")
+    p.add_argument("labeled", help="labeled JSONL: messages + label per line")
+    p.add_argument("-o", "--output", required=True, help="model file to write (JSON)")
+    p.add_argument("--tiers", help="tier names cheapest first (default simple,moderate,complex)")
+    p.add_argument("--holdout", action="store_true",
+                   help="train on the ~75%% train split only (by group), keep the rest for eval")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("calibrate", parents=[common],
+                       help="set tier thresholds from your traffic for a premium share or budget")
+    p.add_argument("traffic", help="traffic JSONL")
+    goal = p.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--premium-share", type=float, help="at most this share to the top tier")
+    goal.add_argument("--monthly-budget", type=float, help="keep the monthly cost under USD")
+    p.add_argument("--monthly-requests", type=int,
+                   help="monthly volume for the budget (default: the file is one month)")
+    p.add_argument("--output-tokens", type=int, help="answer tokens assumed without usage")
+    p.set_defaults(func=cmd_calibrate)
 
     from ._report import add_report_arguments, cmd_report
 

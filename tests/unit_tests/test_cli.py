@@ -179,3 +179,44 @@ def test_simulate_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None:
     assert sum(r["queries"] for r in rep["tiers"]) == len(sample)
     assert rep["routed_cost_usd"] == pytest.approx(sum(r["cost_usd"] for r in rep["tiers"]))
     assert rep["baseline_cost_usd"] > rep["routed_cost_usd"] > 0
+
+
+def test_calibrate_then_simulate_respects_the_premium_share(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from smart_router._data import sample_traffic_path
+
+    code, out, _ = run(capsys, "calibrate", str(sample_traffic_path()),
+                       "--premium-share", "0.05", "--json")
+    assert code == 0
+    thresholds = json.loads(out)["thresholds"]
+    assert set(thresholds) == {"moderate", "complex"}
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("classifier:\n  type: local\n  thresholds: " + json.dumps(thresholds) + "\n")
+    code, out, _ = run(capsys, "simulate", "--config", str(cfg), "--json")
+    rep = json.loads(out)
+    complex_share = sum(r["query_share"] for r in rep["tiers"] if r["tier"] == "complex")
+    assert code == 0 and complex_share <= 0.05 + 1e-9
+    code, _, err = run(capsys, "calibrate", str(sample_traffic_path()), "--premium-share", "2")
+    assert code == 2 and "--premium-share must be within [0, 1]" in err
+
+
+def test_train_writes_a_model_the_config_accepts(capsys: pytest.CaptureFixture[str],
+                                                 tmp_path: Path) -> None:
+    rows = []
+    for i in range(12):
+        rows.append({"id": f"s{i}", "group": f"s{i}", "label": "simple",
+                     "messages": [{"role": "user", "content": f"hi there number {i}, thanks!"}]})
+        rows.append({"id": f"c{i}", "group": f"c{i}", "label": "complex",
+                     "messages": [{"role": "user", "content": DESIGN + f" Variant {i}."}]})
+        rows.append({"id": f"m{i}", "group": f"m{i}", "label": "moderate",
+                     "messages": [{"role": "user", "content":
+                                   f"Write a Python function that parses CSV row {i}"}]})
+    labeled = write_jsonl(tmp_path / "l.jsonl", rows)
+    model = tmp_path / "model.json"
+    code, out, _ = run(capsys, "train", str(labeled), "-o", str(model), "--json")
+    assert code == 0 and model.is_file() and json.loads(out)["examples"] == 36
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"classifier: {{type: local, model: {model}}}\n")
+    code, out, _ = run(capsys, "eval", str(labeled), "--config", str(cfg), "--json")
+    assert code == 0 and json.loads(out)["accuracy"] > 0.9  # it learned its own data
