@@ -28,6 +28,8 @@ if TYPE_CHECKING:
         InvalidMessagesError,
         SmartRouterError,
     )
+    from ._llm_classifier import CascadeClassifier, LLMClassifier
+    from ._local import LocalClassifier
     from ._messages import Conversation, parse_messages
     from ._router import RouteDecision, SmartRouter
 
@@ -38,12 +40,15 @@ _EXPORTS = {
     "Assessment": "._classifiers",
     "BudgetExceededError": "._exceptions",
     "CLASSIFIERS": "._classifiers",
+    "CascadeClassifier": "._llm_classifier",
     "Classifier": "._classifiers",
     "ConfigError": "._exceptions",
     "Conversation": "._messages",
     "DataFileError": "._exceptions",
     "HeuristicClassifier": "._classifiers",
     "InvalidMessagesError": "._exceptions",
+    "LLMClassifier": "._llm_classifier",
+    "LocalClassifier": "._local",
     "RouteDecision": "._router",
     "RouterConfig": "._config",
     "SmartRouter": "._router",
@@ -59,12 +64,15 @@ __all__ = [
     "AllModelsFailedError",
     "Assessment",
     "BudgetExceededError",
+    "CascadeClassifier",
     "Classifier",
     "ConfigError",
     "Conversation",
     "DataFileError",
     "HeuristicClassifier",
     "InvalidMessagesError",
+    "LLMClassifier",
+    "LocalClassifier",
     "RouteDecision",
     "RouterConfig",
     "SmartRouter",
