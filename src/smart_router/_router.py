@@ -126,10 +126,7 @@ class SmartRouter:
     ) -> RouteDecision:
         """``tag``: the user/team the request is billed to (default: ``ledger.tag``);
         ``request_id``: the ledger id (default: a new one)."""
-        started = time.monotonic()
-        conv = parse_messages(messages, tools)
-        tag = tag or self.config.ledger.tag
-        budget = self.budget.check(tag) if self.budget is not None else None
+        started, conv, tag, budget = self._prepare(messages, tools, tag)
         if model_override:
             decision = self._override(model_override, budget)
         else:
@@ -145,20 +142,26 @@ class SmartRouter:
         tag: str | None = None,
         request_id: str | None = None,
     ) -> RouteDecision:
+        """``route`` for async code: an LLM classifier is awaited, not blocked on."""
+        started, conv, tag, budget = self._prepare(messages, tools, tag)
+        if model_override:
+            decision = self._override(model_override, budget)
+        else:
+            try:
+                assessment = await self.classifier.aclassify(conv)
+            except Exception as e:  # a classifier fault must never fail the request
+                assessment = self._failed(e)
+            decision = self._decide(conv, assessment, budget)
+        return self._stamp(decision, conv, tag, request_id, started)
+
+    def _prepare(
+        self, messages: Any, tools: Any, tag: str | None
+    ) -> tuple[float, Conversation, str | None, BudgetStatus | None]:
         started = time.monotonic()
         conv = parse_messages(messages, tools)
         tag = tag or self.config.ledger.tag
         budget = self.budget.check(tag) if self.budget is not None else None
-        if model_override:
-            return self._stamp(
-                self._override(model_override, budget), conv, tag, request_id, started
-            )
-        try:
-            assessment = await self.classifier.aclassify(conv)
-        except Exception as e:  # a classifier fault must never fail the request
-            assessment = self._failed(e)
-        decision = self._decide(conv, assessment, budget)
-        return self._stamp(decision, conv, tag, request_id, started)
+        return started, conv, tag, budget
 
     def _stamp(
         self,
