@@ -12,6 +12,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from ._cost import DEFAULT_OUTPUT_TOKENS, Usage, usage_cost
 from ._data import Request
 from ._exceptions import ConfigError
 from ._messages import parse_messages
@@ -110,7 +111,7 @@ def calibrate(
     tiers = route(cuts)
     if any(r.usage is None for r in requests):
         notes.append("requests without usage: prompt tokens counted with tiktoken, answers "
-                     f"assumed {output_tokens or _default_output()} tokens")
+                     f"assumed {output_tokens or DEFAULT_OUTPUT_TOKENS} tokens")
     return Calibration(
         thresholds={name: round(t, 6) for name, t in zip(names[1:], cuts, strict=True)},
         shares={name: sum(t == i for t in tiers) / n for i, name in enumerate(names)},
@@ -118,17 +119,10 @@ def calibrate(
         target=target, notes=notes)
 
 
-def _default_output() -> int:
-    from ._simulate import DEFAULT_OUTPUT_TOKENS
-
-    return DEFAULT_OUTPUT_TOKENS
-
-
 def _tier_costs(router: Any, requests: Sequence[Request], convs: Sequence[Any],
                 output_tokens: int | None) -> list[list[float]]:
     """Per request, its cost on each tier's model."""
     from . import _tokens
-    from ._cost import Usage, usage_cost
 
     models = [router.config.tiers[name].model for name in router.tier_names]
     out = []
@@ -136,7 +130,7 @@ def _tier_costs(router: Any, requests: Sequence[Request], convs: Sequence[Any],
         if req.usage is not None:
             usage = Usage(*req.usage)
         else:
-            usage = Usage(_tokens.count_prompt(conv), output_tokens or _default_output())
+            usage = Usage(_tokens.count_prompt(conv), output_tokens or DEFAULT_OUTPUT_TOKENS)
         out.append([usage_cost(router.config, m, usage) for m in models])
     return out
 

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from ._cost import DEFAULT_OUTPUT_TOKENS
 from ._exceptions import SmartRouterError
 
 if TYPE_CHECKING:
@@ -236,8 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("traffic", nargs="?", help="traffic JSONL (default: the bundled sample)")
     p.add_argument("--monthly-requests", type=int, default=100_000,
                    help="volume for the monthly projection (default 100,000)")
-    p.add_argument("--output-tokens", type=int, default=215,
-                   help="answer tokens assumed for requests without usage (default 215)")
+    p.add_argument("--output-tokens", type=int, default=DEFAULT_OUTPUT_TOKENS,
+                   help="answer tokens assumed for requests without usage "
+                   f"(default {DEFAULT_OUTPUT_TOKENS})")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("eval", parents=[common], help="accuracy of routing on a labeled set")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import _tokens
 from ._classifiers import Assessment, Classifier, build_classifier
 from ._config import RouterConfig, load_config
-from ._cost import Usage, usage_cost
+from ._cost import DEFAULT_OUTPUT_TOKENS, Usage, usage_cost
 from ._exceptions import ConfigError
 from ._ledger import Ledger, LedgerEntry, open_ledger, to_nano
 from ._messages import Conversation, parse_messages
@@ -312,6 +312,47 @@ class SmartRouter:
 
     # -- cost --------------------------------------------------------------
 
+    def price(
+        self,
+        decision: RouteDecision,
+        answered_by: str,
+        usage: Usage | Mapping[str, Any] | Any,
+        *,
+        cost_usd: float | None = None,
+    ) -> dict[str, Any]:
+        """The routing record for ``usage`` answered by ``answered_by``, written nowhere.
+
+        ``cost_usd``: the answer's cost when the caller knows it and smart-router cannot
+        price ``answered_by`` (e.g. LiteLLM's ``response_cost`` for a group outside the
+        config); otherwise the usage is priced here with LiteLLM's cost functions.
+        """
+        if not isinstance(usage, Usage):
+            usage = Usage.from_openai(usage)
+        answer = usage_cost(self.config, answered_by, usage) if cost_usd is None else cost_usd
+        return {
+            "tier": decision.tier,
+            "model": answered_by,
+            "score": decision.score,
+            "reasons": list(decision.reasons),
+            "cost_usd": answer + decision.classifier_cost_usd,
+            "baseline_cost_usd": usage_cost(self.config, self.premium_model, usage),
+            "fallback_used": answered_by != decision.model,
+        }
+
+    def estimate(
+        self,
+        decision: RouteDecision,
+        messages: Sequence[Mapping[str, Any]],
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        output_tokens: int = DEFAULT_OUTPUT_TOKENS,
+    ) -> dict[str, Any]:
+        """A pre-call estimate: prompt tokens counted with tiktoken, the answer assumed
+        ``output_tokens`` long (input and output each at their own price)."""
+        usage = Usage(_tokens.count_prompt(parse_messages(messages, tools)), output_tokens)
+        return {**self.price(decision, decision.model, usage),
+                "prompt_tokens": usage.prompt_tokens, "completion_tokens": output_tokens}
+
     def record(
         self,
         decision: RouteDecision,
@@ -324,23 +365,10 @@ class SmartRouter:
         also written to the cost ledger (once per ``decision.request_id``).
 
         ``answered_by`` is the model that really answered; ``usage`` its reported usage.
-        ``cost_usd``: the answer's cost when the caller knows it and smart-router cannot
-        price ``answered_by`` (e.g. LiteLLM's ``response_cost`` for a group outside the
-        config); otherwise the usage is priced here.
         """
         if not isinstance(usage, Usage):
             usage = Usage.from_openai(usage)
-        answer = usage_cost(self.config, answered_by, usage) if cost_usd is None else cost_usd
-        cost = answer + decision.classifier_cost_usd
-        record = {
-            "tier": decision.tier,
-            "model": answered_by,
-            "score": decision.score,
-            "reasons": list(decision.reasons),
-            "cost_usd": cost,
-            "baseline_cost_usd": usage_cost(self.config, self.premium_model, usage),
-            "fallback_used": answered_by != decision.model,
-        }
+        record = self.price(decision, answered_by, usage, cost_usd=cost_usd)
         if self.ledger is not None:
             self._log(decision, usage, record)
         return record

@@ -3,7 +3,7 @@
 Each request is routed, then its usage is priced twice with LiteLLM's cost
 functions: on the model it was routed to, and on the most capable tier's model
 (the all-premium baseline). Without recorded usage, prompt tokens are counted
-with tiktoken and the answer length is a fixed estimate (see DEFAULT_OUTPUT_TOKENS).
+with tiktoken and the answer length is a fixed estimate (``SmartRouter.estimate``).
 """
 
 from __future__ import annotations
@@ -12,16 +12,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import _tokens
-from ._cost import Usage
+from ._cost import DEFAULT_OUTPUT_TOKENS, Usage
 from ._data import Request
-from ._messages import parse_messages
 from ._router import SmartRouter
-
-# Answer tokens assumed for a request without recorded usage: the mean response
-# length of real chat traffic in LMSYS-Chat-1M (214.5 tokens). It is the same for
-# every request, so the estimate never depends on the routing being measured.
-DEFAULT_OUTPUT_TOKENS = 215
 
 
 @dataclass
@@ -93,11 +86,12 @@ def simulate(
         decision = router.route(req.messages, req.tools)
         if req.usage is not None:
             usage = Usage(*req.usage)
+            record = router.price(decision, decision.model, usage)
             recorded += 1
         else:
-            prompt = _tokens.count_prompt(parse_messages(req.messages, req.tools))
-            usage = Usage(prompt, output_tokens)
-        record = router.record(decision, decision.model, usage)
+            record = router.estimate(decision, req.messages, req.tools,
+                                     output_tokens=output_tokens)
+            usage = Usage(record["prompt_tokens"], record["completion_tokens"])
         key = (decision.tier, decision.model)
         row = rows.get(key) or rows.setdefault(key, TierRow(decision.tier, decision.model))
         row.queries += 1

@@ -50,3 +50,25 @@ def test_usage_from_objects_and_dicts() -> None:
 
     assert Usage.from_openai(U()) == Usage(7, 9)
     assert Usage.from_openai({"prompt_tokens": 3}) == Usage(3, 0)
+
+
+def test_pre_call_estimate_counts_prompt_and_prices_output_separately() -> None:
+    r = SmartRouter(ledger=False)
+    messages = [{"role": "user", "content": "hello there"}]
+    d = r.route(messages)
+    est = r.estimate(d, messages, output_tokens=1000)
+    assert 5 <= est["prompt_tokens"] <= 15 and est["completion_tokens"] == 1000
+    p = est["prompt_tokens"]
+    assert est["cost_usd"] == pytest.approx(p * 0.28e-6 + 1000 * 0.42e-6)
+    assert est["baseline_cost_usd"] == pytest.approx(p * 2.5e-6 + 1000 * 10e-6)
+
+
+def test_price_writes_nothing_and_record_writes_once() -> None:
+    r = SmartRouter()
+    assert r.ledger is not None
+    d = r.route([{"role": "user", "content": "hello"}])
+    r.price(d, d.model, Usage(10, 10))
+    assert r.ledger.totals().count == 0
+    r.record(d, d.model, Usage(10, 10))
+    r.record(d, d.model, Usage(10, 10))  # the same request again: counted once
+    assert r.ledger.totals().count == 1
