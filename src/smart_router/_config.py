@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
@@ -73,6 +74,39 @@ class Secret:
         )
 
 
+_SECRET_WORDS = ("key", "secret", "password", "credential")
+
+
+def _is_secret_name(name: str) -> bool:
+    return any(w in name.lower() for w in _SECRET_WORDS)
+
+
+class _HidesSecrets(BaseModel):
+    """Free-form options whose names say "key", "secret", ... are masked in the model
+    (reprs and dumps show ``Secret('**********')``); the values live in a private dict."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    _secrets: dict[str, Secret] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _hide(self) -> _HidesSecrets:
+        extra = self.__pydantic_extra__ or {}
+        for name, value in extra.items():
+            if _is_secret_name(name) and isinstance(value, str) and value:
+                self._secrets[name] = Secret(value)
+                extra[name] = repr(self._secrets[name])
+        return self
+
+    def secret_extra(self) -> dict[str, Any]:
+        """The options, secrets as ``Secret`` objects (resolved when a call is made)."""
+        return {**(self.model_extra or {}), **self._secrets}
+
+    def revealed_extra(self) -> dict[str, Any]:
+        """The options with secrets resolved: only for the LiteLLM call itself."""
+        return {k: v.resolve() if isinstance(v, Secret) else v
+                for k, v in self.secret_extra().items()}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -82,10 +116,8 @@ class TierConfig(_Strict):
     fallbacks: list[str] = Field(default_factory=list)
 
 
-class ModelConfig(BaseModel):
+class ModelConfig(_HidesSecrets):
     """Per-model LiteLLM params and price overrides; unknown keys go to LiteLLM."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     model: str | None = None  # the LiteLLM model string, when the name is an alias
     api_base: str | None = None
@@ -96,17 +128,16 @@ class ModelConfig(BaseModel):
     supports_vision: bool | None = None
 
 
-class ClassifierConfig(BaseModel):
+class ClassifierConfig(_HidesSecrets):
     """``type`` names a registered classifier; other keys are its options."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
 
     type: str = "local"
     thresholds: dict[str, float] | None = None
 
     @property
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        # Secrets stay wrapped: a classifier resolves its key when it calls a model.
+        return self.secret_extra()
 
 
 class PolicyConfig(_Strict):
@@ -256,7 +287,7 @@ class RouterConfig(_Strict):
         if key is not None and (resolved := key.resolve()):
             params["api_key"] = resolved
         if mc is not None:
-            params.update(mc.model_extra or {})
+            params.update(mc.revealed_extra())
             for fld in ("input_cost_per_token", "output_cost_per_token"):
                 if (value := getattr(mc, fld)) is not None:
                     params[fld] = value

@@ -133,7 +133,7 @@ class LLMClassifier(Classifier):
         model: str = "gpt-4o-mini",
         *,
         api_base: str | None = None,
-        api_key: str | None = None,
+        api_key: str | Secret | None = None,
         timeout: float = 5.0,
         cache_size: int = 4096,
         cache_ttl: float = 3600.0,
@@ -148,7 +148,9 @@ class LLMClassifier(Classifier):
     ) -> None:
         self.model = model
         self.api_base = api_base
-        self._api_key = Secret(api_key) if api_key else None
+        self._api_key: Secret | None = (
+            api_key if isinstance(api_key, Secret) else Secret(api_key) if api_key else None
+        )
         self.timeout = float(timeout)
         self.max_chars = int(max_chars)
         self.prices = (input_cost_per_token, output_cost_per_token)
@@ -224,7 +226,8 @@ class LLMClassifier(Classifier):
             "max_tokens": 20,
             "timeout": self.timeout,
             "num_retries": 0,
-            **self.litellm_params,
+            **{k: v.resolve() if isinstance(v, Secret) else v
+               for k, v in self.litellm_params.items()},
         }
         if self.api_base:
             params["api_base"] = self.api_base

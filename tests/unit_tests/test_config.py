@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from smart_router import ConfigError, SmartRouter, load_config
+from smart_router import ConfigError, SmartRouter, load_config, parse_messages
 from smart_router._config import Secret
 
 
@@ -120,3 +120,25 @@ def test_model_list_has_one_group_per_routable_model() -> None:
     groups = [m["model_name"] for m in load_config(None).litellm_model_list()]
     assert groups == ["deepseek/deepseek-chat", "dashscope/qwen-plus", "gpt-4o",
                       "anthropic/claude-opus-4-5"]
+
+
+def test_secret_looking_options_are_masked_everywhere_but_the_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("VERTEX_CREDS_FOR_TEST", "creds-from-env")
+    cfg = load_config({
+        "classifier": {"type": "llm", "model": "gpt-4o-mini", "api_key": "clf-key-123",
+                       "aws_secret_access_key": "aws-456"},
+        "models": {"gpt-4o": {"vertex_credentials": "os.environ/VERTEX_CREDS_FOR_TEST",
+                              "timeout": 3}},
+    })
+    shown = repr(cfg) + str(cfg.model_dump()) + cfg.model_dump_json()
+    for secret in ("clf-key-123", "aws-456", "creds-from-env"):
+        assert secret not in shown
+    assert cfg.litellm_params("gpt-4o") == {"model": "gpt-4o", "timeout": 3,
+                                             "vertex_credentials": "creds-from-env"}
+    router = SmartRouter(cfg, ledger=False)
+    params = router.classifier._params(  # type: ignore[attr-defined]
+        parse_messages([{"role": "user", "content": "hi"}]))
+    assert params["api_key"] == "clf-key-123" and params["aws_secret_access_key"] == "aws-456"
+    assert "clf-key-123" not in repr(router.classifier)
