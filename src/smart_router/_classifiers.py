@@ -97,7 +97,9 @@ def build_classifier(name: str, options: dict[str, Any]) -> Classifier:
     cls = classifier_class(name)
     try:
         return cls(**options)
-    except TypeError as e:
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as e:
         raise ConfigError(f"classifier: bad options for {name!r}: {e}") from None
 
 
