@@ -6,44 +6,28 @@ from typing import Any
 
 import litellm
 import pytest
+from litellm_setup import (
+    COMPLEX,
+    COMPLEX_FALLBACK,
+    EASY,
+    HARD,
+    MID,
+    MODERATE,
+    SIMPLE,
+    Broken,
+    smart,
+    user,
+    wire,
+)
 
-from smart_router import Classifier, Conversation, SmartRouter
+from smart_router import SmartRouter
 from smart_router.litellm import SmartRouterClassifier
 from smart_router.testing import MockOpenAIServer
-
-SIMPLE, MODERATE, COMPLEX = "deepseek/deepseek-chat", "dashscope/qwen-plus", "gpt-4o"
-COMPLEX_FALLBACK = "anthropic/claude-opus-4-5"
-MODELS = [SIMPLE, MODERATE, COMPLEX, COMPLEX_FALLBACK]
-EASY, MID, HARD = "what is 2+2?", "MID: compare two sorting algorithms", "HARD: design a ledger"
-
-
-def wire(name: str) -> str:
-    return name.split("/")[-1]
-
-
-class Keyword(Classifier):
-    def score(self, conversation: Conversation) -> float:
-        text = conversation.task_text
-        return 0.95 if "HARD" in text else 0.5 if "MID" in text else 0.05
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
 
 
 @pytest.fixture
 def sr(llm_server: MockOpenAIServer) -> SmartRouter:
-    config = {
-        "tiers": {
-            "simple": {"model": SIMPLE, "fallbacks": [MODERATE]},
-            "moderate": {"model": MODERATE, "fallbacks": [SIMPLE]},
-            "complex": {"model": COMPLEX, "fallbacks": [COMPLEX_FALLBACK]},
-        },
-        "models": {n: {"model": f"openai/{wire(n)}", "api_base": llm_server.base_url,
-                       "api_key": "sk-test"} for n in MODELS},
-        "ledger": {"enabled": False},
-    }
-    return SmartRouter(config, classifier=Keyword())
+    return smart(llm_server.base_url)
 
 
 def complexity_router(sr: SmartRouter, plugin: Any, tiers: dict[str, str]) -> Any:
@@ -83,11 +67,6 @@ async def test_tier_map_targets_litellms_built_in_tiers(
     await router.acompletion(model="smart-auto", messages=user(MID))
     await router.acompletion(model="smart-auto", messages=user(HARD))
     assert [r["model"] for r in llm_server.requests] == [wire(MODERATE), wire(COMPLEX)]
-
-
-class Broken(Classifier):
-    def score(self, conversation: Conversation) -> float:
-        raise RuntimeError("classifier model file missing")
 
 
 async def test_a_classifier_failure_routes_to_the_default_tier(

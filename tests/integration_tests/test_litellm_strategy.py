@@ -11,37 +11,24 @@ from typing import Any
 
 import litellm
 import pytest
+from litellm_setup import (
+    COMPLEX,
+    COMPLEX_FALLBACK,
+    EASY,
+    HARD,
+    MID,
+    MODERATE,
+    SIMPLE,
+    Keyword,
+    served,
+    smart,
+    user,
+    wire,
+)
 
-from smart_router import Classifier, ConfigError, Conversation, SmartRouter
+from smart_router import ConfigError, SmartRouter
 from smart_router.litellm import SmartRoutingStrategy
 from smart_router.testing import Error, MockOpenAIServer
-
-SIMPLE, MODERATE, COMPLEX = "deepseek/deepseek-chat", "dashscope/qwen-plus", "gpt-4o"
-COMPLEX_FALLBACK = "anthropic/claude-opus-4-5"
-MODELS = [SIMPLE, MODERATE, COMPLEX, COMPLEX_FALLBACK]
-EASY, MID, HARD = "what is 2+2?", "MID: compare two sorting algorithms", "HARD: design a ledger"
-
-
-def wire(name: str) -> str:
-    return name.split("/")[-1]
-
-
-class Keyword(Classifier):
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def score(self, conversation: Conversation) -> float:
-        self.calls += 1
-        text = conversation.task_text
-        return 0.95 if "HARD" in text else 0.5 if "MID" in text else 0.05
-
-
-def user(text: str) -> list[dict[str, Any]]:
-    return [{"role": "user", "content": text}]
-
-
-def served(server: MockOpenAIServer) -> list[str]:
-    return [r["model"] for r in server.requests]
 
 
 @pytest.fixture
@@ -51,17 +38,7 @@ def classifier() -> Keyword:
 
 @pytest.fixture
 def sr(llm_server: MockOpenAIServer, classifier: Keyword) -> SmartRouter:
-    config = {
-        "tiers": {
-            "simple": {"model": SIMPLE, "fallbacks": [MODERATE]},
-            "moderate": {"model": MODERATE, "fallbacks": [SIMPLE]},
-            "complex": {"model": COMPLEX, "fallbacks": [COMPLEX_FALLBACK]},
-        },
-        "models": {n: {"model": f"openai/{wire(n)}", "api_base": llm_server.base_url,
-                       "api_key": "sk-test"} for n in MODELS},
-        "ledger": {"enabled": False},
-    }
-    return SmartRouter(config, classifier=classifier)
+    return smart(llm_server.base_url, classifier)
 
 
 def installed(sr: SmartRouter, extra: list[dict[str, Any]] = (), **settings: Any) -> Any:  # type: ignore[assignment]
