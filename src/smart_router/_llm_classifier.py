@@ -288,44 +288,48 @@ class LLMClassifier(Classifier):
                                         *local.reasons), 0.0,
                           {**local.extra, "classifier": "local", "llm_error": why})
 
-    def classify(self, conversation: Conversation, local: Assessment | None = None
-                 ) -> Assessment:
-        key = self._key(conversation)
+    def _without_call(self, key: str, conversation: Conversation,
+                      local: Assessment | None) -> Assessment | None:
+        """A cached answer, or the local fallback while the circuit is open; else None."""
         if (tier := self.cache.get(key)) is not None:
             return self._answer(tier, 0.0, " (cached)")
         if not self.breaker.allow():
             return self._failed(conversation, "circuit open", local)
-        import litellm
+        return None
 
-        try:
-            response = litellm.completion(**self._params(conversation))
-            tier = self.parse(response)
-        except Exception as e:
-            self.breaker.record(False)
-            return self._failed(conversation, _why(e), local)
+    def _settle(self, key: str, response: Any) -> Assessment:
+        tier = self.parse(response)
         self.breaker.record(True)
         self.cache.put(key, tier)
         return self._answer(tier, self.cost(response), "")
 
+    def classify(self, conversation: Conversation, local: Assessment | None = None
+                 ) -> Assessment:
+        key = self._key(conversation)
+        if (early := self._without_call(key, conversation, local)) is not None:
+            return early
+        import litellm
+
+        try:
+            return self._settle(key, litellm.completion(**self._params(conversation)))
+        except Exception as e:
+            self.breaker.record(False)
+            return self._failed(conversation, _why(e), local)
+
     async def aclassify(self, conversation: Conversation, local: Assessment | None = None
                         ) -> Assessment:
         key = self._key(conversation)
-        if (tier := self.cache.get(key)) is not None:
-            return self._answer(tier, 0.0, " (cached)")
-        if not self.breaker.allow():
-            return self._failed(conversation, "circuit open", local)
+        if (early := self._without_call(key, conversation, local)) is not None:
+            return early
         import litellm
 
         try:
             response = await asyncio.wait_for(
                 litellm.acompletion(**self._params(conversation)), self.timeout + 1.0)
-            tier = self.parse(response)
+            return self._settle(key, response)
         except Exception as e:
             self.breaker.record(False)
             return self._failed(conversation, _why(e), local)
-        self.breaker.record(True)
-        self.cache.put(key, tier)
-        return self._answer(tier, self.cost(response), "")
 
 
 @register_classifier("cascade")
