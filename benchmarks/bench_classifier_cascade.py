@@ -12,6 +12,11 @@ the local classifier). Confidence 0 is the local classifier alone; "llm" (1.01 i
 JSON) is the LLM classifier alone. Reported per setting: escalated share, accuracy, complex recall,
 under-routed share, and the mean classification cost per request (the server's token
 counts priced as gpt-4o-mini by LiteLLM; the classifier's prompt is real).
+
+A second, grounded variant: on the 300 held-out requests of data/dev_set_audit/, the
+server answers with the tier a second annotator gave each request blind to the labels
+(a strong LLM applying data/README.md's rubric): what a good LLM classifier buys, with
+its real mistakes instead of simulated ones.
 """
 
 from __future__ import annotations
@@ -21,7 +26,8 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -50,8 +56,16 @@ def simulated_answer(request: Request, accuracy: float) -> str:
     return TIERS[0] if h < accuracy + (1 - accuracy) / 2 else TIERS[2]
 
 
+AUDIT = Path(__file__).resolve().parent.parent / "data" / "dev_set_audit" / "second_annotator.jsonl"
+
+
+def annotator_answers() -> dict[str, str]:
+    with AUDIT.open(encoding="utf-8") as f:
+        return {row["id"]: row["label"] for row in map(json.loads, f)}
+
+
 def run(server: MockOpenAIServer, requests: Sequence[Request], confidence: float,
-        accuracy: float) -> dict[str, Any]:
+        accuracy: float, answer: Callable[[Request], str] | None = None) -> dict[str, Any]:
     options: dict[str, Any] = {"model": "openai/gpt-4o-mini", "api_base": server.base_url,
                                "api_key": "sk-bench", "timeout": 5, "cache_size": 0}
     cascade: Classifier = (CascadeClassifier(confidence=confidence, **options)
@@ -59,7 +73,8 @@ def run(server: MockOpenAIServer, requests: Sequence[Request], confidence: float
     router = SmartRouter(classifier=cascade, ledger=False)
     pred, true, cost, escalated, lat = [], [], [], 0, []
     for r in requests:
-        server.set_default("gpt-4o-mini", JSONReply({"tier": simulated_answer(r, accuracy)}))
+        tier = answer(r) if answer else simulated_answer(r, accuracy)
+        server.set_default("gpt-4o-mini", JSONReply({"tier": tier}))
         conv = parse_messages(r.messages, r.tools)
         t = time.perf_counter()
         a = cascade.classify(conv)
@@ -80,12 +95,17 @@ def run(server: MockOpenAIServer, requests: Sequence[Request], confidence: float
 def cascade_results(requests: Sequence[Request] | None = None) -> dict[str, Any]:
     if requests is None:
         requests = split_requests(load_labeled(DEV_SET))[1]
-    rows = []
+    rows, audit_rows = [], []
+    labels = annotator_answers()
+    audited = [r for r in requests if r.id in labels]
     with MockOpenAIServer() as server:
         for conf in CONFIDENCES:
             rows.append(run(server, requests, conf, 0.97))
         rows.append(run(server, requests, 0.7, 0.90))
-    return {"requests": len(requests), "rows": rows}
+        for conf in CONFIDENCES:
+            audit_rows.append(run(server, audited, conf, -1.0, lambda r: labels[str(r.id)]))
+    return {"requests": len(requests), "rows": rows, "audit_requests": len(audited),
+            "audit_rows": audit_rows}
 
 
 if __name__ == "__main__":

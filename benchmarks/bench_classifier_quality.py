@@ -95,7 +95,7 @@ def evaluate_dev(name: str, classifier: Classifier, requests: Sequence[Request],
     """Classifier-only and routed tiers of each request, scored against the labels."""
     router = SmartRouter(classifier=classifier, ledger=False)
     rank = {t: i for i, t in enumerate(TIERS)}
-    true, clf, routed, kinds = [], [], [], []
+    true, clf, routed, kinds, sources = [], [], [], [], []
     for r in requests:
         conv = parse_messages(r.messages, r.tools)
         a = classifier.classify(conv)
@@ -103,15 +103,21 @@ def evaluate_dev(name: str, classifier: Classifier, requests: Sequence[Request],
         routed.append(rank[router._decide(conv, a).tier])
         true.append(rank[str(r.label)])
         kinds.append(r.kind or "other")
-    by_kind = defaultdict(list)
-    for i, k in enumerate(kinds):
+        sources.append(str(r.id or "").split("-")[0] or "other")
+    by_kind, by_source = defaultdict(list), defaultdict(list)
+    for i, (k, s) in enumerate(zip(kinds, sources, strict=True)):
         by_kind[k].append(i)
+        by_source[s].append(i)
     return {
         "name": name,
         "classifier": _metrics(clf, true),
         "routed": _metrics(routed, true),
         "by_kind": {k: _metrics([clf[i] for i in ix], [true[i] for i in ix])
                     for k, ix in sorted(by_kind.items())},
+        # Each part file (id prefix p1, p2, ...) was written in a separate batch: how well
+        # the model carries over between batches, not only within one.
+        "by_source": {k: _metrics([clf[i] for i in ix], [true[i] for i in ix])
+                      for k, ix in sorted(by_source.items())},
         "confusion": {TIERS[t]: dict(Counter(TIERS[p] for p, tt in zip(clf, true, strict=True)
                                              if tt == t)) for t in range(len(TIERS))},
     }
@@ -131,6 +137,29 @@ def dev_results(requests: Sequence[Request] | None = None) -> dict[str, Any]:
             evaluate_dev("litellm complexity_router", lite, requests, lite.tier),
         ],
     }
+
+
+AUDIT = ROOT / "data" / "dev_set_audit" / "second_annotator.jsonl"
+
+
+def agreement_results(requests: Sequence[Request] | None = None) -> dict[str, Any]:
+    """On the audited held-out requests: how often a second annotator, blind to the
+    labels, agrees with them, beside the classifiers on the same requests. The labels'
+    own noise bounds what any classifier can score against them."""
+    if requests is None:
+        requests = split_requests(load_labeled(DEV_SET))[1]
+    with AUDIT.open(encoding="utf-8") as f:
+        second = {row["id"]: row["label"] for row in map(json.loads, f)}
+    audited = [r for r in requests if r.id in second]
+    rank = {t: i for i, t in enumerate(TIERS)}
+    true = [rank[str(r.label)] for r in audited]
+    out = {"second annotator": _metrics([rank[second[str(r.id)]] for r in audited], true)}
+    for name, clf in (("local", LocalClassifier()), ("heuristic", HeuristicClassifier())):
+        router = SmartRouter(classifier=clf, ledger=False)
+        pred = [router.tier_for_score(clf.score(parse_messages(r.messages, r.tools)))
+                for r in audited]
+        out[name] = _metrics(pred, true)
+    return {"requests": len(audited), "results": out}
 
 
 def _prompt_tokens(messages: list[dict[str, str]]) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from bench_classifier_cascade import cascade_results
-from bench_classifier_quality import apgr_results, dev_results
+from bench_classifier_quality import agreement_results, apgr_results, dev_results
 from bench_classifier_speed import speed_results
 
 from smart_router._local import load_model
@@ -88,6 +88,25 @@ def markdown(report: dict[str, Any]) -> str:
         cells = [f"{_f(r['by_kind'][k]['accuracy'])} / {_f(r['by_kind'][k]['under_routed'])}"
                  for r in dev["results"]]
         lines.append(f"| {k} | {kinds[k]['n']} | " + " | ".join(cells) + " |")
+    lines += ["", "Per source file (each part written in a separate batch; accuracy / complex "
+              "recall / under-routed):", "",
+              "| part | n | " + " | ".join(r["name"] for r in dev["results"]) + " |",
+              "|---|---|" + "---|" * len(dev["results"])]
+    sources = dev["results"][0]["by_source"]
+    for k in sources:
+        cells = [f"{_f(r['by_source'][k]['accuracy'])} / "
+                 f"{_f(r['by_source'][k]['complex_recall'])} / "
+                 f"{_f(r['by_source'][k]['under_routed'])}" for r in dev["results"]]
+        lines.append(f"| {k} | {sources[k]['n']} | " + " | ".join(cells) + " |")
+    agree = report["agreement"]
+    lines += ["", f"## Label agreement ({agree['requests']} audited held-out requests)", "",
+              "A second annotator labeled these blind to the labels (data/dev_set_audit/); "
+              "the same requests through the classifiers:", "",
+              "| labels vs | accuracy | complex recall | under-routed | over-routed |",
+              "|---|---|---|---|---|"]
+    for name, m in agree["results"].items():
+        lines.append(f"| {name} | {_f(m['accuracy'])} | {_f(m['complex_recall'])} | "
+                     f"{_f(m['under_routed'])} | {_f(m['over_routed'])} |")
     lines += ["", "## APGR on RouteLLM test splits (random = 0.5)", "",
               "| dataset | n | " + " | ".join(k for k in next(iter(report["apgr"].values()))
                                            if k != "n") + " |"]
@@ -116,6 +135,15 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {conf} | {r['llm_accuracy']:.2f} | {_f(r['escalated_share'], True)} "
                          f"| {_f(r['accuracy'])} | {_f(r['complex_recall'])} | "
                          f"{_f(r['under_routed'])} | ${r['mean_cost_usd']:.6f} |")
+        lines += ["", f"Grounded: on the {report['cascade']['audit_requests']} audited requests, "
+                  "the LLM answers what the second annotator answered:", "",
+                  "| confidence | escalated | accuracy | complex recall | under-routed |",
+                  "|---|---|---|---|---|"]
+        for r in report["cascade"]["audit_rows"]:
+            conf = "LLM only" if r["confidence"] > 1 else (
+                "local only" if r["confidence"] == 0 else f"{r['confidence']:.2f}")
+            lines.append(f"| {conf} | {_f(r['escalated_share'], True)} | {_f(r['accuracy'])} "
+                         f"| {_f(r['complex_recall'])} | {_f(r['under_routed'])} |")
     lines += ["", "## Targets (issue 5)", "", "| target | value | met |", "|---|---|---|"]
     for t in report["targets"]:
         lines.append(f"| {t['target']} | {t['value']:.3f} | {'yes' if t['met'] else 'NO'} |")
@@ -137,6 +165,7 @@ def main() -> None:
     }
     t = time.time()
     report["dev"] = dev_results()
+    report["agreement"] = agreement_results()
     report["apgr"] = apgr_results()
     report["speed"] = speed_results(args.reps)
     if not args.skip_cascade:

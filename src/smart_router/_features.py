@@ -261,9 +261,15 @@ def _log(n: float, scale: float) -> float:
     return math.log1p(n) / scale
 
 
+def _visible_len(text: str) -> int:
+    # Whitespace runs count as one: what a stripped directive leaves behind (a space, a
+    # blank line) must not change the length, or the trees could flip a tier on it.
+    return len(" ".join(text.split()))
+
+
 def text_structure(text: str, toks: list[str], out: dict[str, float]) -> None:
     """Structural features of one text (the ask) into ``out``."""
-    n = len(text)
+    n = _visible_len(text)
     out["s:len"] = _log(n, 8.0)
     if n > 2000:
         out["s:long"] = 1.0
@@ -313,7 +319,7 @@ def extract(conv: Conversation, tokens: bool = True) -> dict[str, float]:
     out: dict[str, float] = {}
     toks = _tokens(low)
     text_structure(ask, toks, out)
-    out["s:total_len"] = _log(len(full), 8.0)
+    out["s:total_len"] = _log(_visible_len(full), 8.0)
     if clauses := low.count(",") + low.count(";") + low.count(" and ") + low.count(" with "):
         out["s:clauses"] = _log(clauses, 2.0)
     for name in _families(low, toks, _bigrams(toks)):

@@ -1,11 +1,15 @@
-"""The learned local classifier: a small linear model over ``_features``, pure Python.
+"""The learned local classifier: a small model over ``_features``, pure Python.
 
 The model is a JSON file (``data/local_classifier.json`` ships in the package; train your
 own with ``smart-router train``): an ordinal logistic regression. Per feature it holds
 one weight; ``z = bias + sum(weight * value)`` is the request's difficulty, and
-``P(tier >= j) = sigmoid(z - cutpoints[j-1])``. The score is ``sigmoid(z - center)``, so
-it is monotone in ``z`` and the router's thresholds cut it into tiers. A file is read
-once per process, on first use, and shared by every classifier that names it.
+``P(tier >= j) = sigmoid(z - cutpoints[j-1])``. An optional second stage (``stage2``, a
+small boosted-tree ensemble over the structural features and that linear ``z``) catches
+what a linear model cannot, such as code *and* scale together; it replaces ``z`` with
+``offset + scale * (base + sum of tree leaves)``, on the same ordinal scale. The score
+is ``sigmoid(z - center)``, so it is monotone in ``z`` and the router's thresholds cut it
+into tiers. A file is read once per process, on first use, and shared by every
+classifier that names it.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class LocalModel:
     weights: dict[str, float]
     source: str
     meta: dict[str, Any]
+    stage2: Stage2 | None = None
 
     @classmethod
     def from_dict(cls, data: Any, source: str) -> LocalModel:
@@ -74,12 +79,22 @@ class LocalModel:
         if list(thresholds) != sorted(thresholds) or not all(0 <= t <= 1 for t in thresholds):
             raise bad("thresholds must rise and lie in [0, 1]")
         meta = data.get("meta")
+        stage2 = None
+        if data.get("stage2") is not None:
+            try:
+                stage2 = Stage2.from_dict(data["stage2"])
+            except (KeyError, TypeError, ValueError, IndexError) as e:
+                raise bad(f"malformed stage2 ({e})") from None
         return cls(tiers, bias, center, cutpoints, thresholds, weights, source,
-                   dict(meta) if isinstance(meta, dict) else {})
+                   dict(meta) if isinstance(meta, dict) else {}, stage2)
 
-    def z(self, features: dict[str, float]) -> float:
+    def linear_z(self, features: dict[str, float]) -> float:
         get = self.weights.get
         return self.bias + sum(get(name, 0.0) * value for name, value in features.items())
+
+    def z(self, features: dict[str, float]) -> float:
+        z = self.linear_z(features)
+        return z if self.stage2 is None else self.stage2.z(features, z)
 
     def score(self, z: float) -> float:
         return _sigmoid(z - self.center)
@@ -88,6 +103,49 @@ class LocalModel:
         """P(true tier = i) for each tier, from the ordinal model's cutpoints."""
         above = [1.0, *(_sigmoid(z - c) for c in self.cutpoints), 0.0]
         return [max(0.0, above[i] - above[i + 1]) for i in range(len(self.tiers))]
+
+
+@dataclass(frozen=True)
+class Stage2:
+    """Boosted regression trees over named features plus the linear ``z`` (input "z").
+
+    Each tree is five parallel lists (feature index, threshold, left, right, leaf value);
+    feature index -1 marks a leaf. A value ``<= threshold`` goes left, as in scikit-learn.
+    """
+
+    inputs: tuple[str, ...]
+    base: float
+    offset: float
+    scale: float
+    trees: tuple[tuple[list[int], list[float], list[int], list[int], list[float]], ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Stage2:
+        trees = tuple((list(map(int, t[0])), list(map(float, t[1])), list(map(int, t[2])),
+                       list(map(int, t[3])), list(map(float, t[4]))) for t in data["trees"])
+        inputs = tuple(str(n) for n in data["inputs"])
+        for feat, thr, left, right, value in trees:
+            n = len(feat)
+            if not n or not (len(thr) == len(left) == len(right) == len(value) == n) or any(
+                    f >= len(inputs) or (f >= 0 and not (i < a < n and i < b < n))
+                    for i, (f, a, b) in enumerate(zip(feat, left, right, strict=True))):
+                raise ValueError("a tree's node lists disagree or point backwards")
+        return cls(inputs, float(data["base"]), float(data["offset"]), float(data["scale"]),
+                   trees)
+
+    def raw(self, x: Sequence[float]) -> float:
+        total = self.base
+        for feat, thr, left, right, value in self.trees:
+            i = 0
+            while feat[i] >= 0:  # children always come after their parent: no cycles
+                i = left[i] if x[feat[i]] <= thr[i] else right[i]
+            total += value[i]
+        return total
+
+    def z(self, features: dict[str, float], linear_z: float) -> float:
+        get = features.get
+        x = [linear_z if name == "z" else get(name, 0.0) for name in self.inputs]
+        return self.offset + self.scale * self.raw(x)
 
 
 def _sigmoid(x: float) -> float:

@@ -5,7 +5,10 @@ hand-designed *difficulty prior* (``PRIOR``: one weight per structural or task-f
 feature, added as ``alpha * prior`` to the learned weights). The prior carries what
 transfers to unseen topics (proofs, math, code, design, the length of the ask), the
 regression learns the rest from labels. Both fold into one weight table, so inference
-stays one dictionary lookup per feature. Thresholds are chosen on out-of-fold
+stays one dictionary lookup per feature. On sets of ``min_tree_examples`` or more, a
+second stage of boosted trees (``_train_trees``) takes the structural features and the
+linear score (out of fold) and catches interactions a linear model cannot; an ordinal
+head on its out-of-fold output sets the cutpoints. Thresholds are chosen on out-of-fold
 predictions (folds by group) to meet a top-tier recall and an under-routing limit.
 
 Everything is deterministic: same data, same options -> byte-identical model file.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -62,6 +66,13 @@ class TrainOptions:
     max_under: float = 0.05
     folds: int = 5
     precision: int = 4  # decimals kept in the file
+    # Second stage (see _train_trees): boosted trees over structure and the linear z;
+    # 0 trees = the linear model alone, as for sets smaller than min_tree_examples (too
+    # few for trees to learn more than noise).
+    trees: int = 100
+    tree_depth: int = 4
+    tree_rate: float = 0.1
+    min_tree_examples: int = 300
 
 
 @dataclass
@@ -142,27 +153,35 @@ def fold_prior(weights: dict[str, float], prior: dict[str, float], alpha: float
     return out
 
 
-def _model(tiers: Sequence[str], head: Head, weights: dict[str, float],
-           thresholds: Sequence[float], meta: dict[str, Any], precision: int) -> dict[str, Any]:
+def _model(tiers: Sequence[str], linear: Head, weights: dict[str, float], ordinal: Head,
+           thresholds: Sequence[float], meta: dict[str, Any], precision: int,
+           stage2: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The model file. ``ordinal`` gives the cutpoints: the linear head itself, or the
+    calibration of the trees' output when there is a second stage."""
     def r(x: float) -> float:
         return round(x, precision) + 0.0  # + 0.0: no "-0.0" in the file
 
-    center = (head.cutpoints[0] + head.cutpoints[-1]) / 2
+    center = (ordinal.cutpoints[0] + ordinal.cutpoints[-1]) / 2
     return {
         "format": MODEL_FORMAT,
         "tiers": list(tiers),
-        "bias": r(head.bias),
+        "bias": r(linear.bias),
         "center": r(center),
-        "cutpoints": [r(c) for c in head.cutpoints],
+        "cutpoints": [r(c) for c in ordinal.cutpoints],
         "thresholds": [r(t) for t in thresholds],
         "meta": meta,
         "weights": {k: r(w) for k, w in sorted(weights.items()) if r(w) != 0.0},
+        **({"stage2": stage2} if stage2 is not None else {}),
     }
 
 
 def scores_of(model: dict[str, Any], feats: Sequence[dict[str, float]]) -> list[float]:
     m = LocalModel.from_dict({**model, "thresholds": [0.0] * (len(model["tiers"]) - 1)}, "-")
     return [m.score(m.z(f)) for f in feats]
+
+
+def _linear_z(bias: float, weights: dict[str, float], f: dict[str, float]) -> float:
+    return bias + sum(weights.get(k, 0.0) * v for k, v in f.items())
 
 
 def _fold_of(group: str, folds: int) -> int:
@@ -226,30 +245,76 @@ def fit_model(
             raise DataFileError("labeled set", r.line, f"label {r.label!r} is not one of {tiers}")
     if len({r.label for r in requests}) < 2:
         raise DataFileError("labeled set", None, "needs requests of at least two tiers")
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):  # one thread: the same data gives the same bytes
+        return _fit(requests, tiers, opts, prior, meta, rank)
+
+
+def _fit(requests: Sequence[Request], tiers: Sequence[str], opts: TrainOptions,
+         prior: dict[str, float], meta: dict[str, Any] | None, rank: dict[str, int]
+         ) -> tuple[dict[str, Any], FitReport]:
     feats = featurize(requests)
     y = [rank[str(r.label)] for r in requests]
+    n_tiers = len(tiers)
     folds = [_fold_of(group_of(r), opts.folds) for r in requests]
-    oof_scores = [0.0] * len(y)
-    for k in range(opts.folds):
-        train = [i for i in range(len(y)) if folds[i] != k]
-        test = [i for i in range(len(y)) if folds[i] == k]
-        if not test or len({y[i] for i in train}) < 2:
-            continue
-        head = fit_head([feats[i] for i in train], [y[i] for i in train], len(tiers), opts)
-        fold_model = _model(tiers, head, fold_prior(head.weights, prior, opts.alpha),
-                            [0.0] * (len(tiers) - 1), {}, opts.precision)
-        for i, s in zip(test, scores_of(fold_model, [feats[i] for i in test]), strict=True):
-            oof_scores[i] = s
-    thresholds, oof = choose_thresholds(oof_scores, y, len(tiers), opts.recall_target,
+    splits = [([i for i in range(len(y)) if folds[i] != k],
+               [i for i in range(len(y)) if folds[i] == k]) for k in range(opts.folds)]
+    splits = [(tr, te) for tr, te in splits if te and len({y[i] for i in tr}) >= 2]
+    # Out of fold: the linear z of each request from a model that never saw its group.
+    z_oof = [0.0] * len(y)
+    for tr, te in splits:
+        h = fit_head([feats[i] for i in tr], [y[i] for i in tr], n_tiers, opts)
+        w = fold_prior(h.weights, prior, opts.alpha)
+        for i in te:
+            z_oof[i] = _linear_z(h.bias, w, feats[i])
+    linear = fit_head(feats, y, n_tiers, opts)
+    ordinal, stage2, final_z = linear, None, z_oof
+    if opts.trees > 0 and len(y) >= opts.min_tree_examples:
+        ordinal, stage2, final_z = _fit_stage2(feats, y, z_oof, splits, n_tiers, opts)
+    center = (ordinal.cutpoints[0] + ordinal.cutpoints[-1]) / 2
+    oof_scores = [_sigmoid(z - center) for z in final_z]
+    thresholds, oof = choose_thresholds(oof_scores, y, n_tiers, opts.recall_target,
                                         opts.max_under)
-    head = fit_head(feats, y, len(tiers), opts)
     info = {"examples": len(y), "options": asdict(opts), "prior": dict(sorted(prior.items())),
             "oof": {k: round(v, 4) for k, v in oof.items()}, **(meta or {})}
-    model = _model(tiers, head, fold_prior(head.weights, prior, opts.alpha), thresholds,
-                   info, opts.precision)
+    if stage2 is not None:  # the trees are reproducible only with the same release
+        from importlib.metadata import version
+
+        info["scikit_learn"] = version("scikit-learn")
+    model = _model(tiers, linear, fold_prior(linear.weights, prior, opts.alpha), ordinal,
+                   thresholds, info, opts.precision, stage2)
     report = FitReport(list(tiers), len(y), len(model["weights"]), model["thresholds"], oof,
                        asdict(opts))
     return model, report
+
+
+def _fit_stage2(feats: Sequence[dict[str, float]], y: Sequence[int], z_oof: Sequence[float],
+                splits: Sequence[tuple[list[int], list[int]]], n_tiers: int,
+                opts: TrainOptions) -> tuple[Head, dict[str, Any], list[float]]:
+    """Trees on (structure, out-of-fold linear z) -> tier; then an ordinal head on their
+    out-of-fold output gives the cutpoints. Returns (that head, stage2, final z oof)."""
+    from . import _train_trees as tt
+
+    inputs = tt.dense_inputs(feats)
+    # Rounded: the trees' split points on z must not depend on the last bits of sums.
+    x = tt.rows(feats, [round(z, 6) for z in z_oof], inputs)
+    raw_oof = [0.0] * len(y)
+    for tr, te in splits:
+        est = tt.fit_trees([x[i] for i in tr], [y[i] for i in tr], opts.trees,
+                           opts.tree_depth, opts.tree_rate)
+        for i, v in zip(te, tt.predict(est, [x[i] for i in te]), strict=True):
+            raw_oof[i] = v
+    cal = fit_head([{"r": v} for v in raw_oof], y, n_tiers, opts)
+    scale = cal.weights.get("r", 0.0)
+    est = tt.fit_trees(x, y, opts.trees, opts.tree_depth, opts.tree_rate)
+    stage2 = tt.export_trees(est, inputs, cal.bias, scale, opts.precision)
+    tt.check_export(stage2, est, x)
+    return cal, stage2, [cal.bias + scale * v for v in raw_oof]
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def write_model(model: dict[str, Any], path: str | Path) -> Path:

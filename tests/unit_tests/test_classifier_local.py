@@ -144,3 +144,43 @@ def test_model_option_loads_another_file(tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ConfigError, match="not valid JSON"):
         SmartRouter({"classifier": {"type": "local", "model": str(tmp_path / "bad.json")}})
+
+
+def _stage2(**over: Any) -> dict[str, Any]:
+    # One tree: s:len <= 1.5 -> leaf -1.0, else split on the linear z at 0.0.
+    tree = [[0, -1, 1, -1, -1], [1.5, 0.0, 0.0, 0.0, 0.0], [1, 0, 3, 0, 0],
+            [2, 0, 4, 0, 0], [0.0, -1.0, 0.0, 0.5, 2.0]]
+    return {"inputs": ["s:len", "z"], "base": 1.0, "offset": -1.0, "scale": 2.0,
+            "trees": [tree], **over}
+
+
+def test_stage2_trees_replace_the_linear_z() -> None:
+    m = LocalModel.from_dict(_model_dict(stage2=_stage2()), "m.json")
+    assert m.stage2 is not None
+    # s:len 1.0 -> left leaf -1.0: z = -1 + 2 * (1 + -1) = -1; "<=" goes left at equality.
+    assert m.z({"s:len": 1.0}) == -1.0 and m.z({"s:len": 1.5}) == -1.0
+    # s:len 2.0 -> linear z = 2.0 > 0 -> leaf 2.0: z = -1 + 2 * (1 + 2) = 5.
+    assert m.z({"s:len": 2.0}) == 5.0
+    # A linear z of exactly 0.0 goes left, to the leaf 0.5.
+    assert m.stage2.z({"s:len": 2.0}, 0.0) == -1.0 + 2.0 * (1.0 + 0.5)
+    plain = LocalModel.from_dict(_model_dict(), "m.json")
+    assert plain.stage2 is None and plain.z({"s:len": 2.0}) == plain.linear_z({"s:len": 2.0})
+
+
+@pytest.mark.parametrize("tree", [
+    [[0, -1], [1.0, 0.0], [0, 0], [1, 0], [0.0, 1.0]],  # points at itself: would never end
+    [[0, -1], [1.0, 0.0], [1, 0], [5, 0], [0.0, 1.0]],  # a child outside the tree
+    [[0, -1, -1], [1.0, 0.0], [1, 0, 0], [2, 0, 0], [0.0, 1.0, 2.0]],  # lists disagree
+    [[7, -1, -1], [1.0, 0.0, 0.0], [1, 0, 0], [2, 0, 0], [0.0, 1.0, 2.0]],  # no input 7
+    [],  # an empty tree
+])
+def test_bad_stage2_trees_are_config_errors(tree: list[Any]) -> None:
+    with pytest.raises(ConfigError, match="stage2"):
+        LocalModel.from_dict(_model_dict(stage2=_stage2(trees=[tree])), "m.json")
+
+
+def test_shipped_model_has_both_stages() -> None:
+    m = load_model(None)
+    assert m.stage2 is not None and m.stage2.inputs[-1] == "z"
+    assert all(name[:2] in ("s:", "f:", "c:") for name in m.stage2.inputs[:-1])
+    assert len(m.stage2.trees) == m.meta["options"]["trees"]

@@ -153,3 +153,30 @@ def test_train_script_reproduces_the_shipped_model() -> None:
 def test_default_options_are_the_documented_ones() -> None:
     meta = load_model(None).meta["options"]
     assert meta == TrainOptions().__dict__
+
+
+def test_second_stage_is_optional_and_matches_scikit_learn(labeled: Path, tmp_path: Path
+                                                           ) -> None:
+    from smart_router import _train_trees as tt
+    from smart_router._data import read_requests
+    from smart_router._train import fit_model
+
+    requests = list(read_requests(labeled, require_label=True))
+    linear, _ = fit_model(requests, opts=TrainOptions(trees=0))
+    assert "stage2" not in linear
+    small, _ = fit_model(requests, opts=TrainOptions(trees=20, min_tree_examples=39))
+    assert "stage2" not in small  # 38 examples: too few for trees
+    model, report = fit_model(requests, opts=TrainOptions(trees=20, tree_depth=2,
+                                                          min_tree_examples=38))
+    stage2 = model["stage2"]
+    assert len(stage2["trees"]) == 20 and stage2["inputs"][-1] == "z"
+    assert report.thresholds == model["thresholds"]
+    # The export is checked against scikit-learn's own predictions; a tampered leaf fails.
+    x = [[float(i % 3)] * len(stage2["inputs"]) for i in range(30)]
+    est = tt.fit_trees(x, [i % 3 for i in range(30)], 5, 2, 0.3)
+    good = tt.export_trees(est, stage2["inputs"], 0.0, 1.0, 4)
+    tt.check_export(good, est, x)
+    leaves = good["trees"][0][4]
+    leaves[leaves.index(max(leaves, key=abs))] += 1.0
+    with pytest.raises(RuntimeError, match="disagree"):
+        tt.check_export(good, est, x)
