@@ -192,6 +192,7 @@ def _compile_families() -> tuple[dict[str, tuple[str, ...]], list[tuple[str, str
 
 
 _FAMILY_KEYS, _FAMILY_CJK = _compile_families()
+_FAMILY_KEYSET = frozenset(_FAMILY_KEYS)
 _TRIGRAM_HEADS = frozenset(k.rsplit(" ", 1)[0] for k in _FAMILY_KEYS if k.count(" ") == 2)
 FAMILIES: tuple[str, ...] = tuple(f[0] for f in _FAMILIES)
 
@@ -203,7 +204,7 @@ def _scan(text: str, limit: int = _SCAN) -> str:
 def _tokens(low: str) -> list[str]:
     """Lowercased word tokens; a CJK run becomes its character bigrams."""
     toks = _WORD.findall(low)
-    if low.isascii():
+    if low.isascii() or not _CJK.search(low):
         return toks
     out: list[str] = []
     for t in toks:
@@ -218,16 +219,20 @@ def _families(low: str, toks: list[str], grams: list[str]) -> set[str]:
     """Families named by a word, a 2- or 3-token phrase, or (CJK) a substring."""
     found: set[str] = set()
     keys = _FAMILY_KEYS
-    for t in toks:
-        if names := keys.get(t):
+    # Set intersections run in C: long texts cost a few microseconds, not a Python loop.
+    gram_set = set(grams)
+    for k in _FAMILY_KEYSET.intersection(toks):
+        found.update(keys[k])
+    for k in _FAMILY_KEYSET.intersection(gram_set):
+        found.update(keys[k])
+    if _TRIGRAM_HEADS.isdisjoint(gram_set):
+        heads: frozenset[str] | set[str] = frozenset()
+    else:
+        heads = _TRIGRAM_HEADS & gram_set
+    for i, g in enumerate(grams) if heads else ():
+        if g in heads and i + 2 < len(toks) and (names := keys.get(g + " " + toks[i + 2])):
             found.update(names)
-    for i, g in enumerate(grams):
-        if names := keys.get(g):
-            found.update(names)
-        if g in _TRIGRAM_HEADS and i + 2 < len(toks) and (
-                names := keys.get(g + " " + toks[i + 2])):
-            found.update(names)
-    if not low.isascii():
+    if not low.isascii() and _CJK.search(low):  # every CJK key holds a CJK character
         for sub, name in _FAMILY_CJK:
             if name not in found and sub in low:
                 found.add(name)
@@ -282,7 +287,9 @@ def text_structure(text: str, toks: list[str], out: dict[str, float]) -> None:
         out["s:code_lines"] = _log(lines, 3.0)
     if any(m in text for m in _TRACE_MARKERS):
         out["s:trace"] = 1.0
-    inline = text.count("`") // 2 + text.count("()") + sum("_" in t for t in toks)
+    inline = text.count("`") // 2 + text.count("()")
+    if "_" in text:
+        inline += sum("_" in t for t in toks)
     if inline:
         out["s:inline_code"] = _log(inline, 3.0)
     if _MATH_CHARS.search(text) or "\\frac" in text or "$$" in text:
