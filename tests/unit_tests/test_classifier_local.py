@@ -42,7 +42,8 @@ def test_registered_and_lazy() -> None:
 def test_shipped_model_is_small_and_valid() -> None:
     m = load_model(None)
     assert m.tiers == ("simple", "moderate", "complex")
-    assert Path(m.source).stat().st_size < 500_000
+    # ~24k word weights and 100 small trees: read once per process, in about 25 ms.
+    assert Path(m.source).stat().st_size < 1_000_000
     assert list(m.thresholds) == sorted(m.thresholds)
     assert list(m.cutpoints) == sorted(m.cutpoints)
     assert m.meta["trained_on"] and "oof" in m.meta
