@@ -29,7 +29,7 @@ from typing import Any
 from ._calibrate import Calibration, calibrate  # noqa: F401
 from ._data import Request
 from ._datasets import group_of, load_labeled, split_requests
-from ._exceptions import DataFileError
+from ._exceptions import ConfigError, DataFileError
 from ._features import extract
 from ._local import MODEL_FORMAT, LocalModel, load_model
 from ._messages import parse_messages
@@ -239,6 +239,7 @@ def fit_model(
     """Fit on ``requests``: out-of-fold thresholds, then the final fit on all of them."""
     opts = opts or TrainOptions()
     prior = PRIOR if prior is None else prior
+    _require_training_extra()
     rank = {t: i for i, t in enumerate(tiers)}
     for r in requests:
         if r.label not in rank:
@@ -249,6 +250,16 @@ def fit_model(
 
     with threadpool_limits(limits=1):  # one thread: the same data gives the same bytes
         return _fit(requests, tiers, opts, prior, meta, rank)
+
+
+def _require_training_extra() -> None:
+    try:
+        import scipy  # noqa: F401
+        import sklearn  # noqa: F401
+        import threadpoolctl  # noqa: F401
+    except ModuleNotFoundError as e:
+        raise ConfigError(f"training needs {e.name}, which is not installed: "
+                          "pip install 'smart-router[train]'") from None
 
 
 def _fit(requests: Sequence[Request], tiers: Sequence[str], opts: TrainOptions,

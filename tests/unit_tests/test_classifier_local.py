@@ -59,6 +59,8 @@ def test_router_uses_the_model_thresholds(local: LocalClassifier) -> None:
 
 @pytest.mark.parametrize(("text", "tier"), [
     ("hi", "simple"),
+    # One-word traffic is everywhere in production; shortness alone must not cost a tier.
+    *[(t, "simple") for t in ("hello", "ok", "test", "lol", "thanks!", "你好", "merci")],
     ("thanks, that's all for today!", "simple"),
     ("what's the capital of Peru?", "simple"),
     (PROOF, "complex"),

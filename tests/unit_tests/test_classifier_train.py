@@ -180,3 +180,15 @@ def test_second_stage_is_optional_and_matches_scikit_learn(labeled: Path, tmp_pa
     leaves[leaves.index(max(leaves, key=abs))] += 1.0
     with pytest.raises(RuntimeError, match="disagree"):
         tt.check_export(good, est, x)
+
+
+def test_train_without_the_extra_is_one_clear_error(labeled: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from smart_router._cli import main
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # as if it were not installed
+    assert main(["train", str(labeled), "-o", str(tmp_path / "m.json")]) == 2
+    err = capsys.readouterr().err
+    assert "sklearn" in err and "pip install 'smart-router[train]'" in err
+    assert not (tmp_path / "m.json").exists()
