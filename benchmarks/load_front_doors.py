@@ -32,7 +32,8 @@ TEXTS = [
     "Design a distributed, multi-region, fault-tolerant payments platform and explain the "
     "trade-offs between latency and consistency at scale.",
     "hello, what is the capital of France?",
-    "Explain the difference between a list and a tuple in Python and write a small function",
+    "Write an email to my landlord asking to end my lease two months early; polite but firm, "
+    "under 200 words.",
 ]
 MIX = (0, 0, 1, 1, 2)  # 40% complex, 40% simple, 20% moderate
 

@@ -22,7 +22,8 @@ MODELS = ["deepseek/deepseek-chat", "dashscope/qwen-plus", "gpt-4o", "anthropic/
 HARD = ("Design a distributed, multi-region, fault-tolerant payments platform and explain "
         "the trade-offs between latency and consistency at scale.")
 EASY = "hello, what is the capital of France?"
-MID = "Explain the difference between a list and a tuple in Python and write a small function"
+MID = ("Write an email to my landlord asking to end my lease two months early; polite but "
+       "firm, under 200 words.")
 N = 1_000
 
 
