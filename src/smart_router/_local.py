@@ -89,8 +89,7 @@ class LocalModel:
                    dict(meta) if isinstance(meta, dict) else {}, stage2)
 
     def linear_z(self, features: dict[str, float]) -> float:
-        get = self.weights.get
-        return self.bias + sum(get(name, 0.0) * value for name, value in features.items())
+        return linear_z(self.bias, self.weights, features)
 
     def z(self, features: dict[str, float]) -> float:
         z = self.linear_z(features)
@@ -142,10 +141,20 @@ class Stage2:
             total += value[i]
         return total
 
-    def z(self, features: dict[str, float], linear_z: float) -> float:
-        get = features.get
-        x = [linear_z if name == "z" else get(name, 0.0) for name in self.inputs]
-        return self.offset + self.scale * self.raw(x)
+    def z(self, features: dict[str, float], linear: float) -> float:
+        return self.offset + self.scale * self.raw(stage2_row(self.inputs, features, linear))
+
+
+def linear_z(bias: float, weights: dict[str, float], features: dict[str, float]) -> float:
+    get = weights.get
+    return bias + sum(get(name, 0.0) * value for name, value in features.items())
+
+
+def stage2_row(inputs: Sequence[str], features: dict[str, float], linear: float
+               ) -> list[float]:
+    """The trees' input vector: each named feature, and the linear z where "z" stands."""
+    get = features.get
+    return [linear if name == "z" else get(name, 0.0) for name in inputs]
 
 
 def _sigmoid(x: float) -> float:

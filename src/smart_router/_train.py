@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -31,7 +30,7 @@ from ._data import Request
 from ._datasets import group_of, load_labeled, split_requests
 from ._exceptions import ConfigError, DataFileError
 from ._features import extract
-from ._local import MODEL_FORMAT, LocalModel, load_model
+from ._local import MODEL_FORMAT, _sigmoid, linear_z, load_model
 from ._messages import parse_messages
 
 DEFAULT_TIERS = ("simple", "moderate", "complex")
@@ -175,15 +174,6 @@ def _model(tiers: Sequence[str], linear: Head, weights: dict[str, float], ordina
     }
 
 
-def scores_of(model: dict[str, Any], feats: Sequence[dict[str, float]]) -> list[float]:
-    m = LocalModel.from_dict({**model, "thresholds": [0.0] * (len(model["tiers"]) - 1)}, "-")
-    return [m.score(m.z(f)) for f in feats]
-
-
-def _linear_z(bias: float, weights: dict[str, float], f: dict[str, float]) -> float:
-    return bias + sum(weights.get(k, 0.0) * v for k, v in f.items())
-
-
 def _fold_of(group: str, folds: int) -> int:
     return int.from_bytes(hashlib.sha256(f"fold:{group}".encode()).digest()[:8], "big") % folds
 
@@ -278,7 +268,7 @@ def _fit(requests: Sequence[Request], tiers: Sequence[str], opts: TrainOptions,
         h = fit_head([feats[i] for i in tr], [y[i] for i in tr], n_tiers, opts)
         w = fold_prior(h.weights, prior, opts.alpha)
         for i in te:
-            z_oof[i] = _linear_z(h.bias, w, feats[i])
+            z_oof[i] = linear_z(h.bias, w, feats[i])
     linear = fit_head(feats, y, n_tiers, opts)
     ordinal, stage2, final_z = linear, None, z_oof
     if opts.trees > 0 and len(y) >= opts.min_tree_examples:
@@ -322,10 +312,6 @@ def _fit_stage2(feats: Sequence[dict[str, float]], y: Sequence[int], z_oof: Sequ
     stage2 = tt.export_trees(est, inputs, cal.bias, scale, opts.precision)
     tt.check_export(stage2, est, x)
     return cal, stage2, [cal.bias + scale * v for v in raw_oof]
-
-
-def _sigmoid(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
 def write_model(model: dict[str, Any], path: str | Path) -> Path:

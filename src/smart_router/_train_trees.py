@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ._local import Stage2, stage2_row
+
 # Structural, task-family and context features (``s:``, ``f:``, ``c:``), not words.
 DENSE_PREFIXES = ("s:", "f:", "c:")
 
@@ -23,31 +25,26 @@ def dense_inputs(feats: Sequence[dict[str, float]]) -> list[str]:
 
 def rows(feats: Sequence[dict[str, float]], z: Sequence[float], inputs: Sequence[str]
          ) -> list[list[float]]:
-    return [[zi if name == "z" else f.get(name, 0.0) for name in inputs]
-            for f, zi in zip(feats, z, strict=True)]
+    return [stage2_row(inputs, f, zi) for f, zi in zip(feats, z, strict=True)]
 
 
 def fit_trees(x: Sequence[Sequence[float]], y: Sequence[int], n_trees: int, depth: int,
               rate: float) -> Any:
-    """Squared-error boosting on the tier index; one thread, so the file is reproducible."""
+    """Squared-error boosting on the tier index (``fit_model`` runs it on one thread, so
+    the same data gives the same trees)."""
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from threadpoolctl import threadpool_limits
 
     model = HistGradientBoostingRegressor(
         max_iter=n_trees, max_depth=depth, learning_rate=rate, l2_regularization=1.0,
         early_stopping=False, random_state=0)
-    with threadpool_limits(limits=1):
-        model.fit(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
-    return model
+    return model.fit(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
 
 def predict(model: Any, x: Sequence[Sequence[float]]) -> list[float]:
     import numpy as np
-    from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1):
-        return [float(v) for v in model.predict(np.asarray(x, dtype=float))]
+    return [float(v) for v in model.predict(np.asarray(x, dtype=float))]
 
 
 def export_trees(model: Any, inputs: Sequence[str], offset: float, scale: float,
@@ -77,8 +74,6 @@ def export_trees(model: Any, inputs: Sequence[str], offset: float, scale: float,
 
 def check_export(stage2: dict[str, Any], model: Any, x: Sequence[Sequence[float]]) -> None:
     """The exported trees must predict what scikit-learn predicts (up to rounding)."""
-    from ._local import Stage2
-
     mine = Stage2.from_dict(stage2)
     theirs = predict(model, x)
     worst = max((abs(mine.raw(row) - t) for row, t in zip(x, theirs, strict=True)),
